@@ -1,0 +1,97 @@
+// entry.cc — EENTER, EEXIT, AEX and ERESUME (Intel SDM Vol. 3D §39.3-39.4,
+// §40.4) as cost-accounted state transitions of a logical core: which enclave
+// and TCS it runs on, the TCS's busy flag and CSSA, and the entry epoch that
+// ETRACK/EWB tracking depends on. Register state is the monitor's business.
+
+#include <fmt/format.h>
+
+#include "machine/machine.h"
+#include "machine/machine_internal.h"
+
+namespace confide::machine {
+namespace {
+
+tl::unexpected<Error> Gp(Instruction i, const std::string& why) {
+  return FaultStatus(FaultVector::kGP, 0, fmt::format("{}: {}", Info(i).name, why));
+}
+
+// Shared checks of EENTER and ERESUME; returns the TCS's enclave.
+StatusOr<std::shared_ptr<EnclaveState>> TcsEnclave(Machine& m, Machine::Core& c, EpcPage tcs,
+                                                   Instruction i) {
+  if (c.in_enclave()) return Gp(i, "logical processor is already in enclave mode");
+  CONFIDE_ASSIGN_OR_RETURN(EpcmEntry entry, MachineOps::ReadEpcm(m, tcs));
+  if (!entry.valid || entry.type != PageType::kTcs || entry.pending || entry.modified)
+    return FaultStatus(FaultVector::kPF, Epc::Address(tcs),
+                       fmt::format("{}: {} is not a TCS", Info(i).name, PageName(tcs)));
+  return MachineOps::LookupSecs(m, entry.owner);
+}
+
+void Enter(Machine::Core& c, const std::shared_ptr<EnclaveState>& e, EpcPage tcs) {
+  c.enclave = e;
+  c.tcs = tcs;
+  c.entry_epoch = e->epoch;
+  e->inside_epochs.insert(e->epoch);
+  e->tcs[tcs].busy = true;
+}
+
+void Leave(Machine::Core& c, EnclaveState& e) {
+  e.inside_epochs.erase(e.inside_epochs.find(c.entry_epoch));
+  e.tcs[c.tcs].busy = false;
+  c.enclave.reset();
+}
+
+}  // namespace
+
+Status Machine::Eenter(CoreId core, EpcPage tcs) {
+  constexpr Instruction kI = Instruction::kEenter;
+  Core* c = MachineOps::CoreAt(*this, core);
+  if (!c) return Gp(kI, fmt::format("no logical core {}", core));
+  CONFIDE_ASSIGN_OR_RETURN(auto e, TcsEnclave(*this, *c, tcs, kI));
+  std::lock_guard lock(e->mu);
+  if (!e->initialized) return Gp(kI, "enclave is not initialized");
+  TcsState& t = e->tcs[tcs];
+  if (t.busy) return Gp(kI, "TCS is busy");
+  if (t.cssa >= t.nssa) return Gp(kI, "TCS.CSSA = NSSA: no free SSA frame");
+  Enter(*c, e, tcs);
+  MachineOps::Charge(*this, *c, e.get(), kI);
+  return OkStatus();
+}
+
+Status Machine::Eexit(CoreId core) {
+  constexpr Instruction kI = Instruction::kEexit;
+  CONFIDE_ASSIGN_OR_RETURN(Core * c, MachineOps::EncluCore(*this, core, kI));
+  std::shared_ptr<EnclaveState> e = c->enclave;
+  std::lock_guard lock(e->mu);
+  Leave(*c, *e);
+  MachineOps::Charge(*this, *c, e.get(), kI);
+  return OkStatus();
+}
+
+Status Machine::Aex(CoreId core) {
+  constexpr Instruction kI = Instruction::kAex;
+  CONFIDE_ASSIGN_OR_RETURN(Core * c, MachineOps::EncluCore(*this, core, kI));
+  std::shared_ptr<EnclaveState> e = c->enclave;
+  std::lock_guard lock(e->mu);
+  // State goes to the SSA frame at CSSA, which then advances.
+  e->tcs[c->tcs].cssa++;
+  Leave(*c, *e);
+  MachineOps::Charge(*this, *c, e.get(), kI);
+  return OkStatus();
+}
+
+Status Machine::Eresume(CoreId core, EpcPage tcs) {
+  constexpr Instruction kI = Instruction::kEresume;
+  Core* c = MachineOps::CoreAt(*this, core);
+  if (!c) return Gp(kI, fmt::format("no logical core {}", core));
+  CONFIDE_ASSIGN_OR_RETURN(auto e, TcsEnclave(*this, *c, tcs, kI));
+  std::lock_guard lock(e->mu);
+  TcsState& t = e->tcs[tcs];
+  if (t.busy) return Gp(kI, "TCS is busy");
+  if (t.cssa == 0) return Gp(kI, "TCS.CSSA = 0: nothing to resume");
+  t.cssa--;
+  Enter(*c, e, tcs);
+  MachineOps::Charge(*this, *c, e.get(), kI);
+  return OkStatus();
+}
+
+}  // namespace confide::machine

@@ -1,0 +1,127 @@
+// machine_internal.h — state and helpers shared by the instruction files of
+// the machine (creation.cc, dynamic.cc, paging.cc, attestation.cc, entry.cc,
+// pie.cc, access.cc). Not part of the machine's interface.
+//
+// Locking (see machine.h for the contract):
+//   Enclave::mu guards the enclave's fields and its pages' bytes.
+//   Machine::Core is touched only by the thread driving that core.
+//   MachineOps::epcm_mu guards every EpcmEntry and the SECS table.
+// Order: host Enclave::mu -> plugin Enclave::mu -> epcm_mu. Never take an
+// enclave lock while holding epcm_mu.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include "machine/machine.h"
+
+namespace confide::machine {
+
+enum class EnclaveKind : uint8_t { kUndecided, kHost, kPlugin };
+
+struct TcsState {
+  bool busy = false;
+  uint32_t cssa = 0;
+  uint32_t nssa = 1;
+  uint64_t oentry = 0;
+};
+
+struct EnclaveState;
+
+struct PluginMapping {
+  std::shared_ptr<EnclaveState> plugin;
+  uint64_t end = 0;  // one past the last byte of the plugin's ELRANGE
+};
+
+// PIE extends the SECS with the EIDs of mapped plugins (§IV-C). The SECS
+// page has about 3.7 KiB reserved; confide allows 256 eight-byte slots.
+inline constexpr size_t kMaxPluginsPerHost = 256;
+
+struct EnclaveState {
+  std::mutex mu;
+  // Constant after ECREATE.
+  EpcPage secs_page = 0;
+  uint64_t eid = 0;
+  // Guarded by mu.
+  Secs secs;
+  crypto::Sha256 measurement;  // MRENCLAVE in progress until EINIT
+  bool initialized = false;
+  bool removed = false;        // SECS EREMOVEd; handles still held are dead
+  EnclaveKind kind = EnclaveKind::kUndecided;
+  bool plugin_torn = false;    // a page of this plugin was EREMOVEd (PIE §IV-E)
+  std::map<uint64_t, EpcPage> pages;  // resident pages by linear address
+  std::set<uint64_t> evicted;         // linear addresses of pages out by EWB
+  uint32_t children = 0;              // resident EPC pages owned, SECS excluded
+  std::map<uint64_t, PluginMapping> mappings;  // host: mapped plugins by base
+  uint32_t mapped_by = 0;                      // plugin: hosts that map it
+  std::map<EpcPage, TcsState> tcs;
+  std::multiset<uint64_t> inside_epochs;  // entry epoch of each thread inside
+  uint64_t epoch = 0;                     // advanced by ETRACK
+  uint64_t busy_until = 0;                // virtual time this enclave is busy until
+  EnclaveStats stats;
+
+  bool Contains(uint64_t linaddr) const {
+    return linaddr >= secs.base_addr && linaddr - secs.base_addr < secs.size;
+  }
+};
+
+struct Machine::Core {
+  std::atomic<uint64_t> cycles{0};
+  // Enclave mode: set by EENTER/ERESUME, cleared by EEXIT/AEX.
+  std::shared_ptr<EnclaveState> enclave;
+  EpcPage tcs = 0;
+  uint64_t entry_epoch = 0;
+  bool in_enclave() const { return enclave != nullptr; }
+};
+
+// Helpers with access to Machine's internals. All static; each documents the
+// locks it expects.
+class MachineOps {
+ public:
+  static std::mutex& EpcmMu(Machine& m);
+  // The enclave whose SECS is `secs`, or #PF at the page's address.
+  // Takes epcm_mu. REQUIRES: not holding epcm_mu.
+  static StatusOr<std::shared_ptr<EnclaveState>> LookupSecs(Machine& m, EpcPage secs);
+  static StatusOr<std::shared_ptr<EnclaveState>> LookupSecs(const Machine& m, EpcPage secs);
+  static void RegisterSecs(Machine& m, EpcPage secs, std::shared_ptr<EnclaveState> e);
+  static void UnregisterSecs(Machine& m, EpcPage secs);
+  // The core, or nullptr if `core` is out of range.
+  static Machine::Core* CoreAt(Machine& m, CoreId core);
+  static const Machine::Core* CoreAt(const Machine& m, CoreId core);
+  // Returns the core for an ENCLS leaf: #GP for a bad core id, #UD if the core
+  // is in enclave mode (ENCLS at CPL3).
+  static StatusOr<Machine::Core*> EnclsCore(Machine& m, CoreId core, Instruction i);
+  // Returns the core for an ENCLU leaf that runs inside an enclave: #GP(0) if
+  // the core is not in enclave mode.
+  static StatusOr<Machine::Core*> EncluCore(Machine& m, CoreId core, Instruction i);
+  // Charges `i` to the core's clock and the enclave's, and counts it.
+  // REQUIRES: holding e.mu (if e is given).
+  static void Charge(Machine& m, Machine::Core& c, EnclaveState* e, Instruction i);
+  // Claims free page `p` for an enclave page. #PF if `p` is outside the EPC or
+  // EPCM.VALID is set. Takes epcm_mu. On success the entry is valid with the
+  // given fields.
+  static Status ClaimPage(Machine& m, EpcPage p, const EpcmEntry& entry, Instruction i);
+  static void ReleasePage(Machine& m, EpcPage p);
+  // EPCM entry copy under epcm_mu; #PF if out of range.
+  static StatusOr<EpcmEntry> ReadEpcm(const Machine& m, EpcPage p);
+  static void WriteEpcm(Machine& m, EpcPage p, const EpcmEntry& entry);
+  static Epc& EpcOf(Machine& m);
+  static MachineCounters& CountersOf(Machine& m);
+  static uint64_t NextVersion(Machine& m);
+  static uint64_t NextEnclaveId(Machine& m);
+  static const crypto::Aes128Key& PagingKey(const Machine& m);
+  static const std::array<uint8_t, 32>& RootSecret(const Machine& m);
+  static const std::array<uint8_t, 32>& ReportKeyId(const Machine& m);
+  static const MachineConfig& Config(const Machine& m);
+  // The private (non-pending) or shared page at `linaddr` for enclave `e`.
+  // REQUIRES: holding e.mu; takes mapped plugins' locks and epcm_mu.
+  static StatusOr<Translation> Resolve(Machine& m, EnclaveState& e, uint64_t linaddr,
+                                       bool skip_pending_private);
+};
+
+// Formats an EPC page for messages: "EPC page 12".
+std::string PageName(EpcPage p);
+
+}  // namespace confide::machine
