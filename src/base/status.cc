@@ -56,7 +56,7 @@ std::string_view SgxErrorName(SgxError e) {
     case SgxError::kInvalidKeyname: return "SGX_INVALID_KEYNAME";
     case SgxError::kPluginNotInitialized: return "PIE_PLUGIN_NOT_INITIALIZED";
     case SgxError::kPluginRemoved: return "PIE_PLUGIN_REMOVED";
-    case SgxError::kPluginVaConflict: return "PIE_PLUGIN_VA_CONFLICT";
+    case SgxError::kVaConflict: return "PIE_VA_CONFLICT";
     case SgxError::kPluginMapped: return "PIE_PLUGIN_MAPPED";
     case SgxError::kPluginNotMapped: return "PIE_PLUGIN_NOT_MAPPED";
     case SgxError::kPluginMapFull: return "PIE_PLUGIN_MAP_FULL";

@@ -87,7 +87,7 @@ enum class SgxError : uint32_t {
   // PIE extension (confide's numbering).
   kPluginNotInitialized = 0x1000,  // EMAP of a plugin before its EINIT
   kPluginRemoved = 0x1001,         // EMAP of a plugin after any of its pages was EREMOVEd
-  kPluginVaConflict = 0x1002,      // EMAP range overlaps a private page or a mapped plugin
+  kVaConflict = 0x1002,            // linear address already used (EMAP range, EADD/EAUG page)
   kPluginMapped = 0x1003,          // EREMOVE of a plugin page while a host maps the plugin
   kPluginNotMapped = 0x1004,       // EUNMAP of a plugin the host does not map
   kPluginMapFull = 0x1005,         // the host's SECS has no free plugin slot
@@ -158,7 +158,7 @@ tl::unexpected<Error> SgxErrorStatus(SgxError sgx, std::string message);
 tl::unexpected<Error> FaultStatus(FaultVector vector, uint64_t address, std::string message);
 
 // The SDM's name of an SGX error code ("SGX_INVALID_MEASUREMENT"); PIE codes
-// are named like "PIE_PLUGIN_VA_CONFLICT".
+// are named like "PIE_VA_CONFLICT".
 std::string_view SgxErrorName(SgxError e);
 std::string_view ErrorCodeName(ErrorCode c);
 
