@@ -12,6 +12,9 @@ for target in "$@"; do
   mkdir -p "$corpus"
   seeds=()
   [ -d "fuzz/seeds/$target" ] && seeds+=("fuzz/seeds/$target")
+  case "$target" in
+    sgxs_fuzz|sigstruct_fuzz) [ -d ../shared/vectors/sgx ] && seeds+=(../shared/vectors/sgx) ;;
+  esac
   log=$(mktemp)
   echo "fuzz: $target for ${seconds}s"
   if ! "$bin" -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=4096 \

@@ -6,72 +6,126 @@ namespace confide {
 
 std::string_view ErrorCodeName(ErrorCode c) {
   switch (c) {
-    case ErrorCode::kInvalidArgument: return "INVALID_ARGUMENT";
-    case ErrorCode::kNotFound: return "NOT_FOUND";
-    case ErrorCode::kAlreadyExists: return "ALREADY_EXISTS";
-    case ErrorCode::kFailedPrecondition: return "FAILED_PRECONDITION";
-    case ErrorCode::kOutOfRange: return "OUT_OF_RANGE";
-    case ErrorCode::kResourceExhausted: return "RESOURCE_EXHAUSTED";
-    case ErrorCode::kPermissionDenied: return "PERMISSION_DENIED";
-    case ErrorCode::kDataLoss: return "DATA_LOSS";
-    case ErrorCode::kUnavailable: return "UNAVAILABLE";
-    case ErrorCode::kInternal: return "INTERNAL";
-    case ErrorCode::kUnimplemented: return "UNIMPLEMENTED";
-    case ErrorCode::kSgxError: return "SGX_ERROR";
-    case ErrorCode::kFault: return "FAULT";
+    case ErrorCode::kInvalidArgument:
+      return "INVALID_ARGUMENT";
+    case ErrorCode::kNotFound:
+      return "NOT_FOUND";
+    case ErrorCode::kAlreadyExists:
+      return "ALREADY_EXISTS";
+    case ErrorCode::kFailedPrecondition:
+      return "FAILED_PRECONDITION";
+    case ErrorCode::kOutOfRange:
+      return "OUT_OF_RANGE";
+    case ErrorCode::kResourceExhausted:
+      return "RESOURCE_EXHAUSTED";
+    case ErrorCode::kPermissionDenied:
+      return "PERMISSION_DENIED";
+    case ErrorCode::kDataLoss:
+      return "DATA_LOSS";
+    case ErrorCode::kUnavailable:
+      return "UNAVAILABLE";
+    case ErrorCode::kInternal:
+      return "INTERNAL";
+    case ErrorCode::kUnimplemented:
+      return "UNIMPLEMENTED";
+    case ErrorCode::kSgxError:
+      return "SGX_ERROR";
+    case ErrorCode::kFault:
+      return "FAULT";
   }
   return "UNKNOWN";
 }
 
 std::string_view SgxErrorName(SgxError e) {
   switch (e) {
-    case SgxError::kSuccess: return "SGX_SUCCESS";
-    case SgxError::kInvalidSigStruct: return "SGX_INVALID_SIG_STRUCT";
-    case SgxError::kInvalidAttribute: return "SGX_INVALID_ATTRIBUTE";
-    case SgxError::kBlkState: return "SGX_BLKSTATE";
-    case SgxError::kInvalidMeasurement: return "SGX_INVALID_MEASUREMENT";
-    case SgxError::kNotBlockable: return "SGX_NOTBLOCKABLE";
-    case SgxError::kPgInvld: return "SGX_PG_INVLD";
-    case SgxError::kEpcPageConflict: return "SGX_EPC_PAGE_CONFLICT";
-    case SgxError::kInvalidSignature: return "SGX_INVALID_SIGNATURE";
-    case SgxError::kMacCompareFail: return "SGX_MAC_COMPARE_FAIL";
-    case SgxError::kPageNotBlocked: return "SGX_PAGE_NOT_BLOCKED";
-    case SgxError::kNotTracked: return "SGX_NOT_TRACKED";
-    case SgxError::kVaSlotOccupied: return "SGX_VA_SLOT_OCCUPIED";
-    case SgxError::kChildPresent: return "SGX_CHILD_PRESENT";
-    case SgxError::kEnclaveAct: return "SGX_ENCLAVE_ACT";
-    case SgxError::kEntryEpochLocked: return "SGX_ENTRYEPOCH_LOCKED";
-    case SgxError::kInvalidEinitToken: return "SGX_INVALID_EINITTOKEN";
-    case SgxError::kPrevTrkIncmpl: return "SGX_PREV_TRK_INCMPL";
-    case SgxError::kPgIsSecs: return "SGX_PG_IS_SECS";
-    case SgxError::kPageAttributesMismatch: return "SGX_PAGE_ATTRIBUTES_MISMATCH";
-    case SgxError::kPageNotModifiable: return "SGX_PAGE_NOT_MODIFIABLE";
-    case SgxError::kPageNotDebuggable: return "SGX_PAGE_NOT_DEBUGGABLE";
-    case SgxError::kInvalidCounter: return "SGX_INVALID_COUNTER";
-    case SgxError::kPgNonEpc: return "SGX_PG_NONEPC";
-    case SgxError::kTrackNotRequired: return "SGX_TRACK_NOT_REQUIRED";
-    case SgxError::kInvalidCpuSvn: return "SGX_INVALID_CPUSVN";
-    case SgxError::kInvalidIsvSvn: return "SGX_INVALID_ISVSVN";
-    case SgxError::kUnmaskedEvent: return "SGX_UNMASKED_EVENT";
-    case SgxError::kInvalidKeyname: return "SGX_INVALID_KEYNAME";
-    case SgxError::kPluginNotInitialized: return "PIE_PLUGIN_NOT_INITIALIZED";
-    case SgxError::kPluginRemoved: return "PIE_PLUGIN_REMOVED";
-    case SgxError::kVaConflict: return "PIE_VA_CONFLICT";
-    case SgxError::kPluginMapped: return "PIE_PLUGIN_MAPPED";
-    case SgxError::kPluginNotMapped: return "PIE_PLUGIN_NOT_MAPPED";
-    case SgxError::kPluginMapFull: return "PIE_PLUGIN_MAP_FULL";
-    case SgxError::kPluginImmutable: return "PIE_PLUGIN_IMMUTABLE";
-    case SgxError::kNotAPlugin: return "PIE_NOT_A_PLUGIN";
-    case SgxError::kPageTypeMix: return "PIE_PAGE_TYPE_MIX";
+    case SgxError::kSuccess:
+      return "SGX_SUCCESS";
+    case SgxError::kInvalidSigStruct:
+      return "SGX_INVALID_SIG_STRUCT";
+    case SgxError::kInvalidAttribute:
+      return "SGX_INVALID_ATTRIBUTE";
+    case SgxError::kBlkState:
+      return "SGX_BLKSTATE";
+    case SgxError::kInvalidMeasurement:
+      return "SGX_INVALID_MEASUREMENT";
+    case SgxError::kNotBlockable:
+      return "SGX_NOTBLOCKABLE";
+    case SgxError::kPgInvld:
+      return "SGX_PG_INVLD";
+    case SgxError::kEpcPageConflict:
+      return "SGX_EPC_PAGE_CONFLICT";
+    case SgxError::kInvalidSignature:
+      return "SGX_INVALID_SIGNATURE";
+    case SgxError::kMacCompareFail:
+      return "SGX_MAC_COMPARE_FAIL";
+    case SgxError::kPageNotBlocked:
+      return "SGX_PAGE_NOT_BLOCKED";
+    case SgxError::kNotTracked:
+      return "SGX_NOT_TRACKED";
+    case SgxError::kVaSlotOccupied:
+      return "SGX_VA_SLOT_OCCUPIED";
+    case SgxError::kChildPresent:
+      return "SGX_CHILD_PRESENT";
+    case SgxError::kEnclaveAct:
+      return "SGX_ENCLAVE_ACT";
+    case SgxError::kEntryEpochLocked:
+      return "SGX_ENTRYEPOCH_LOCKED";
+    case SgxError::kInvalidEinitToken:
+      return "SGX_INVALID_EINITTOKEN";
+    case SgxError::kPrevTrkIncmpl:
+      return "SGX_PREV_TRK_INCMPL";
+    case SgxError::kPgIsSecs:
+      return "SGX_PG_IS_SECS";
+    case SgxError::kPageAttributesMismatch:
+      return "SGX_PAGE_ATTRIBUTES_MISMATCH";
+    case SgxError::kPageNotModifiable:
+      return "SGX_PAGE_NOT_MODIFIABLE";
+    case SgxError::kPageNotDebuggable:
+      return "SGX_PAGE_NOT_DEBUGGABLE";
+    case SgxError::kInvalidCounter:
+      return "SGX_INVALID_COUNTER";
+    case SgxError::kPgNonEpc:
+      return "SGX_PG_NONEPC";
+    case SgxError::kTrackNotRequired:
+      return "SGX_TRACK_NOT_REQUIRED";
+    case SgxError::kInvalidCpuSvn:
+      return "SGX_INVALID_CPUSVN";
+    case SgxError::kInvalidIsvSvn:
+      return "SGX_INVALID_ISVSVN";
+    case SgxError::kUnmaskedEvent:
+      return "SGX_UNMASKED_EVENT";
+    case SgxError::kInvalidKeyname:
+      return "SGX_INVALID_KEYNAME";
+    case SgxError::kPluginNotInitialized:
+      return "PIE_PLUGIN_NOT_INITIALIZED";
+    case SgxError::kPluginRemoved:
+      return "PIE_PLUGIN_REMOVED";
+    case SgxError::kVaConflict:
+      return "PIE_VA_CONFLICT";
+    case SgxError::kPluginMapped:
+      return "PIE_PLUGIN_MAPPED";
+    case SgxError::kPluginNotMapped:
+      return "PIE_PLUGIN_NOT_MAPPED";
+    case SgxError::kPluginMapFull:
+      return "PIE_PLUGIN_MAP_FULL";
+    case SgxError::kPluginImmutable:
+      return "PIE_PLUGIN_IMMUTABLE";
+    case SgxError::kNotAPlugin:
+      return "PIE_NOT_A_PLUGIN";
+    case SgxError::kPageTypeMix:
+      return "PIE_PAGE_TYPE_MIX";
   }
   return "SGX_UNKNOWN_ERROR";
 }
 
 static std::string_view FaultName(FaultVector v) {
   switch (v) {
-    case FaultVector::kUD: return "#UD";
-    case FaultVector::kGP: return "#GP";
-    case FaultVector::kPF: return "#PF";
+    case FaultVector::kUD:
+      return "#UD";
+    case FaultVector::kGP:
+      return "#GP";
+    case FaultVector::kPF:
+      return "#PF";
   }
   return "#?";
 }

@@ -44,8 +44,8 @@ enum class ErrorCode : uint8_t {
   kUnavailable,         // an OS facility (e.g. /dev/kvm) is missing
   kInternal,            // a bug: an invariant does not hold
   kUnimplemented,
-  kSgxError,            // an SGX instruction returned an error code (see sgx())
-  kFault,               // an SGX instruction faulted (see fault())
+  kSgxError,  // an SGX instruction returned an error code (see sgx())
+  kFault,     // an SGX instruction faulted (see fault())
 };
 
 // SGX instruction error codes, with the SDM's numbers (Vol. 3D, Table 40-4
@@ -180,11 +180,10 @@ Status Annotate(const Status& s, std::string_view context);
 }  // namespace confide
 
 // Propagates a failed Status from an expression returning Status or StatusOr.
-#define CONFIDE_RETURN_IF_ERROR(expr)                                      \
-  do {                                                                     \
-    auto confide_status_ = (expr);                                         \
-    if (!confide_status_.has_value())                                      \
-      return ::tl::unexpected(std::move(confide_status_).error());         \
+#define CONFIDE_RETURN_IF_ERROR(expr)                                                              \
+  do {                                                                                             \
+    auto confide_status_ = (expr);                                                                 \
+    if (!confide_status_.has_value()) return ::tl::unexpected(std::move(confide_status_).error()); \
   } while (0)
 
 #define CONFIDE_CONCAT_INNER_(a, b) a##b
@@ -192,7 +191,7 @@ Status Annotate(const Status& s, std::string_view context);
 // CONFIDE_ASSIGN_OR_RETURN(auto x, FunctionReturningStatusOr());
 #define CONFIDE_ASSIGN_OR_RETURN(lhs, expr) \
   CONFIDE_ASSIGN_OR_RETURN_IMPL_(CONFIDE_CONCAT_(confide_or_, __LINE__), lhs, expr)
-#define CONFIDE_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)         \
-  auto tmp = (expr);                                           \
+#define CONFIDE_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)                   \
+  auto tmp = (expr);                                                     \
   if (!tmp.has_value()) return ::tl::unexpected(std::move(tmp).error()); \
   lhs = std::move(*tmp)

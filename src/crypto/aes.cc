@@ -14,39 +14,21 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "crypto/openssl_util.h"
+
 namespace confide::crypto {
 namespace {
 
-template <auto Free>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
+using internal::Deleter;
+using internal::DieOnOpensslFailure;
+using internal::OpensslError;
+
 using MacPtr = std::unique_ptr<EVP_MAC, Deleter<EVP_MAC_free>>;
 using MacCtxPtr = std::unique_ptr<EVP_MAC_CTX, Deleter<EVP_MAC_CTX_free>>;
 using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, Deleter<EVP_CIPHER_CTX_free>>;
 
-// Drains this thread's OpenSSL error queue into "what: reason".
-tl::unexpected<Error> OpensslError(std::string what) {
-  if (unsigned long code = ERR_get_error(); code != 0) {
-    char reason[256];
-    ERR_error_string_n(code, reason, sizeof(reason));
-    what += ": ";
-    what += reason;
-  }
-  ERR_clear_error();
-  return InternalError(std::move(what));
-}
-
-// AesCmac128 has no error channel. CMAC over a valid key fails only when
-// OpenSSL cannot allocate or has no default provider; a made-up MAC would be
-// worse than stopping, since REPORT verification would compare against it.
-[[noreturn]] void DieOnOpensslFailure(const char* what) {
-  std::fprintf(stderr, "confide: fatal: %s\n", OpensslError(what).value().message.c_str());
-  std::abort();
-}
+// AesCmac128 has no error channel (see DieOnOpensslFailure): a made-up MAC
+// would be worse than stopping, since REPORT verification compares against it.
 
 StatusOr<const EVP_CIPHER*> GcmCipher(ByteSpan key, ByteSpan iv) {
   if (iv.size() != kGcmIvSize)
@@ -65,7 +47,7 @@ Status UpdateInChunks(UpdateFn update, EVP_CIPHER_CTX* ctx, ByteSpan in, uint8_t
     const int n = static_cast<int>(std::min(kChunk, in.size() - done));
     int written = 0;
     if (update(ctx, out ? out + done : nullptr, &written, in.data() + done, n) != 1)
-      return OpensslError("AES-GCM update");
+      return OpensslError(ErrorCode::kInternal, "AES-GCM update");
     done += static_cast<size_t>(n);
   }
   return OkStatus();
@@ -78,13 +60,13 @@ Status Decrypt(ByteSpan key, ByteSpan iv, ByteSpan aad, ByteSpan ciphertext, con
     return InvalidArgumentError("AES-GCM plaintext and ciphertext sizes differ");
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   if (!ctx || EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, key.data(), iv.data()) != 1)
-    return OpensslError("AES-GCM decrypt init");
+    return OpensslError(ErrorCode::kInternal, "AES-GCM decrypt init");
   CONFIDE_RETURN_IF_ERROR(UpdateInChunks(EVP_DecryptUpdate, ctx.get(), aad, nullptr));
   CONFIDE_RETURN_IF_ERROR(
       UpdateInChunks(EVP_DecryptUpdate, ctx.get(), ciphertext, plaintext.data()));
   GcmTag expected = tag;  // the ctrl takes a non-const pointer
   if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, sizeof(GcmTag), expected.data()) != 1)
-    return OpensslError("AES-GCM set tag");
+    return OpensslError(ErrorCode::kInternal, "AES-GCM set tag");
   uint8_t unused[16];  // GCM's final step writes no bytes
   int written = 0;
   if (EVP_DecryptFinal_ex(ctx.get(), unused, &written) != 1) {
@@ -122,7 +104,7 @@ Status AesGcmEncrypt(ByteSpan key, ByteSpan iv, ByteSpan aad, ByteSpan plaintext
   if (tag == nullptr) return InvalidArgumentError("AES-GCM tag output is null");
   CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   if (!ctx || EVP_EncryptInit_ex(ctx.get(), cipher, nullptr, key.data(), iv.data()) != 1)
-    return OpensslError("AES-GCM encrypt init");
+    return OpensslError(ErrorCode::kInternal, "AES-GCM encrypt init");
   CONFIDE_RETURN_IF_ERROR(UpdateInChunks(EVP_EncryptUpdate, ctx.get(), aad, nullptr));
   CONFIDE_RETURN_IF_ERROR(
       UpdateInChunks(EVP_EncryptUpdate, ctx.get(), plaintext, ciphertext.data()));
@@ -130,7 +112,7 @@ Status AesGcmEncrypt(ByteSpan key, ByteSpan iv, ByteSpan aad, ByteSpan plaintext
   int written = 0;
   if (EVP_EncryptFinal_ex(ctx.get(), unused, &written) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, sizeof(GcmTag), tag->data()) != 1)
-    return OpensslError("AES-GCM encrypt final");
+    return OpensslError(ErrorCode::kInternal, "AES-GCM encrypt final");
   return OkStatus();
 }
 

@@ -20,42 +20,29 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
+#include "crypto/openssl_util.h"
+
 namespace confide::crypto {
 namespace {
 
-template <auto Free>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using BignumPtr = std::unique_ptr<BIGNUM, Deleter<BN_clear_free>>;
-using BnCtxPtr = std::unique_ptr<BN_CTX, Deleter<BN_CTX_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
+using internal::BignumPtr;
+using internal::BnCtxPtr;
+using internal::Deleter;
+using internal::MdCtxPtr;
+using internal::OpensslError;
+using internal::ParamBldPtr;
+using internal::ParamsPtr;
+using internal::PkeyCtxPtr;
+using internal::PkeyPtr;
+using internal::ReadPrivateKeyPem;
+using internal::WritePrivateKeyPem;
+
 using EcGroupPtr = std::unique_ptr<EC_GROUP, Deleter<EC_GROUP_free>>;
 using EcPointPtr = std::unique_ptr<EC_POINT, Deleter<EC_POINT_free>>;
 using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG_free>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
-using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, Deleter<OSSL_PARAM_BLD_free>>;
-using ParamsPtr = std::unique_ptr<OSSL_PARAM, Deleter<OSSL_PARAM_free>>;
 
 constexpr char kCurve[] = "prime256v1";  // OpenSSL's name for P-256
 constexpr size_t kCoordinateSize = 32;
-
-// Drains this thread's OpenSSL error queue into "what: reason".
-tl::unexpected<Error> OpensslError(ErrorCode code, std::string what) {
-  if (unsigned long err = ERR_get_error(); err != 0) {
-    char reason[256];
-    ERR_error_string_n(err, reason, sizeof(reason));
-    what += ": ";
-    what += reason;
-  }
-  ERR_clear_error();
-  return MakeError(code, std::move(what));
-}
 
 // Writes `bn` as 32 bytes big-endian at `out`.
 Status ToCoordinate(const BIGNUM* bn, uint8_t* out) {
@@ -104,9 +91,6 @@ StatusOr<PkeyPtr> KeyFromData(const EcdsaP256PublicKey& public_key, const BIGNUM
   return PkeyPtr(raw);
 }
 
-// Never prompts on a terminal for an encrypted PEM: reports "no password".
-int NoPassword(char*, int, int, void*) { return -1; }
-
 }  // namespace
 
 // The public key is read once, so PublicKey() cannot fail.
@@ -128,11 +112,7 @@ StatusOr<EcdsaP256PrivateKey> EcdsaP256PrivateKey::Generate() {
 }
 
 StatusOr<EcdsaP256PrivateKey> EcdsaP256PrivateKey::FromPem(std::string_view pem) {
-  if (pem.size() > INT_MAX) return InvalidArgumentError("PEM is larger than 2 GiB");
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) return OpensslError(ErrorCode::kInternal, "BIO_new_mem_buf");
-  PkeyPtr pkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassword, nullptr));
-  if (!pkey) return OpensslError(ErrorCode::kInvalidArgument, "not an unencrypted PEM private key");
+  CONFIDE_ASSIGN_OR_RETURN(PkeyPtr pkey, ReadPrivateKeyPem(pem));
   char curve[64] = {};
   if (!EVP_PKEY_is_a(pkey.get(), "EC") ||
       EVP_PKEY_get_group_name(pkey.get(), curve, sizeof(curve), nullptr) != 1 ||
@@ -173,22 +153,7 @@ StatusOr<EcdsaP256PrivateKey> EcdsaP256PrivateKey::FromScalar(ByteSpan d) {
 }
 
 std::string EcdsaP256PrivateKey::ToPem() const {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  char* data = nullptr;
-  long size = 0;
-  if (!bio ||
-      PEM_write_bio_PrivateKey(bio.get(), impl_->pkey.get(), nullptr, nullptr, 0, nullptr,
-                               nullptr) != 1 ||
-      (size = BIO_get_mem_data(bio.get(), &data)) <= 0) {
-    // No error channel; writing to memory fails only when out of memory, and
-    // an empty or partial key file would lose the key silently.
-    std::fprintf(stderr, "confide: fatal: %s\n",
-                 OpensslError(ErrorCode::kInternal, "writing EC PEM").value().message.c_str());
-    std::abort();
-  }
-  std::string pem(data, static_cast<size_t>(size));
-  OPENSSL_cleanse(data, static_cast<size_t>(size));
-  return pem;
+  return WritePrivateKeyPem(impl_->pkey.get(), "writing EC PEM");
 }
 
 EcdsaP256PublicKey EcdsaP256PrivateKey::PublicKey() const { return impl_->public_key; }

@@ -5,8 +5,9 @@
 #include <climits>
 #include <string>
 
-#include <openssl/err.h>
 #include <openssl/rand.h>
+
+#include "crypto/openssl_util.h"
 
 namespace confide::crypto {
 
@@ -16,10 +17,7 @@ Status RandomBytes(MutableByteSpan out) {
   for (size_t done = 0; done < out.size();) {
     const size_t n = std::min(kChunk, out.size() - done);
     if (RAND_bytes(out.data() + done, static_cast<int>(n)) != 1) {
-      char reason[256];
-      ERR_error_string_n(ERR_get_error(), reason, sizeof(reason));
-      ERR_clear_error();
-      return UnavailableError(std::string("RAND_bytes failed: ") + reason);
+      return internal::OpensslError(ErrorCode::kUnavailable, "RAND_bytes failed");
     }
     done += n;
   }

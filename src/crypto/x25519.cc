@@ -11,34 +11,20 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 
+#include "crypto/openssl_util.h"
+
 namespace confide::crypto {
 namespace {
 
-template <auto Free>
-struct Deleter {
-  template <typename T>
-  void operator()(T* p) const {
-    Free(p);
-  }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;
+using internal::Deleter;
+using internal::OpensslError;
+using internal::PkeyCtxPtr;
+using internal::PkeyPtr;
+
 using KdfPtr = std::unique_ptr<EVP_KDF, Deleter<EVP_KDF_free>>;
 using KdfCtxPtr = std::unique_ptr<EVP_KDF_CTX, Deleter<EVP_KDF_CTX_free>>;
 
 constexpr size_t kMaxHkdfLength = 255 * 32;  // RFC 5869 §2.3: L <= 255 * HashLen
-
-// Drains this thread's OpenSSL error queue into "what: reason".
-tl::unexpected<Error> OpensslError(ErrorCode code, std::string what) {
-  if (unsigned long err = ERR_get_error(); err != 0) {
-    char reason[256];
-    ERR_error_string_n(err, reason, sizeof(reason));
-    what += ": ";
-    what += reason;
-  }
-  ERR_clear_error();
-  return MakeError(code, std::move(what));
-}
 
 StatusOr<PkeyPtr> PrivateKey(const X25519Key& private_key) {
   PkeyPtr pkey(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, private_key.data(),

@@ -33,7 +33,8 @@ StatusOr<Translation> MachineOps::Resolve(Machine& m, EnclaveState& e, uint64_t 
   if (auto it = e.pages.find(page_addr); it != e.pages.end()) {
     CONFIDE_ASSIGN_OR_RETURN(EpcmEntry entry, ReadEpcm(m, it->second));
     if (!(entry.pending && skip_pending_private)) {
-      if (entry.pending) return Pf(linaddr, fmt::format("page 0x{:x} is pending EACCEPT", page_addr));
+      if (entry.pending)
+        return Pf(linaddr, fmt::format("page 0x{:x} is pending EACCEPT", page_addr));
       if (entry.blocked) return Pf(linaddr, fmt::format("page 0x{:x} is blocked", page_addr));
       if (entry.type != PageType::kReg && entry.type != PageType::kSreg)
         return Pf(linaddr, fmt::format("page 0x{:x} is {}, not accessible", page_addr,
@@ -74,7 +75,8 @@ Status Machine::Read(CoreId core, uint64_t linaddr, MutableByteSpan out) {
   while (done < out.size()) {
     const uint64_t addr = linaddr + done;
     CONFIDE_ASSIGN_OR_RETURN(Translation t, MachineOps::Resolve(*this, *c->enclave, addr, false));
-    if (!(t.perms & secinfo::kR)) return Pf(addr, fmt::format("page at 0x{:x} is not readable", addr));
+    if (!(t.perms & secinfo::kR))
+      return Pf(addr, fmt::format("page at 0x{:x} is not readable", addr));
     const size_t off = addr % kPageSize;
     const size_t n = std::min(out.size() - done, kPageSize - off);
     std::copy_n(epc_.bytes(t.page).begin() + off, n, out.begin() + done);
@@ -93,7 +95,8 @@ Status Machine::Write(CoreId core, uint64_t linaddr, ByteSpan data) {
     CONFIDE_ASSIGN_OR_RETURN(Translation t, MachineOps::Resolve(*this, *c->enclave, addr, false));
     if (t.shared)
       return Pf(addr, fmt::format("write to shared plugin page at 0x{:x}: copy-on-write", addr));
-    if (!(t.perms & secinfo::kW)) return Pf(addr, fmt::format("page at 0x{:x} is not writable", addr));
+    if (!(t.perms & secinfo::kW))
+      return Pf(addr, fmt::format("page at 0x{:x} is not writable", addr));
     const size_t off = addr % kPageSize;
     const size_t n = std::min(data.size() - done, kPageSize - off);
     std::copy_n(data.begin() + done, n, epc_.mutable_bytes(t.page).begin() + off);

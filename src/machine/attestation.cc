@@ -45,8 +45,11 @@ crypto::Aes128Key DeriveKey(const std::array<uint8_t, 32>& root, const Derivatio
   std::copy(d.mr_signer.begin(), d.mr_signer.end(), p + 64);
   std::copy(d.key_id.begin(), d.key_id.end(), p + 96);
   std::copy(d.cpu_svn.begin(), d.cpu_svn.end(), p + 128);
+  // The CMAC key condenses all 32 bytes of the root secret (the fuses), so
+  // machines whose roots differ anywhere derive different keys.
+  const crypto::Sha256Digest condensed = crypto::Sha256Of(root);
   crypto::Aes128Key root_key;
-  std::copy_n(root.begin(), 16, root_key.begin());
+  std::copy_n(condensed.begin(), root_key.size(), root_key.begin());
   return crypto::AesCmac128(root_key, s);
 }
 
@@ -128,9 +131,9 @@ StatusOr<crypto::Aes128Key> Machine::Egetkey(CoreId core, const KeyRequest& req)
   }
   // SVN checks: an enclave may ask for keys of its own or older versions only.
   if (req.isv_svn > e.secs.isv_svn)
-    return SgxErrorStatus(SgxError::kInvalidIsvSvn,
-                          fmt::format("EGETKEY: ISVSVN {} exceeds the enclave's {}", req.isv_svn,
-                                      e.secs.isv_svn));
+    return SgxErrorStatus(
+        SgxError::kInvalidIsvSvn,
+        fmt::format("EGETKEY: ISVSVN {} exceeds the enclave's {}", req.isv_svn, e.secs.isv_svn));
   if (req.config_svn > e.secs.config_svn)
     return SgxErrorStatus(SgxError::kInvalidIsvSvn, "EGETKEY: CONFIGSVN exceeds the enclave's");
   // CPUSVN compared as a 16-byte little-endian number (confide's simplification
@@ -142,7 +145,8 @@ StatusOr<crypto::Aes128Key> Machine::Egetkey(CoreId core, const KeyRequest& req)
   d.isv_svn = req.isv_svn;
   d.config_svn = req.config_svn;
   d.key_id = req.key_id;
-  d.attributes = {attrs & req.attribute_mask.flags, e.secs.attributes.xfrm & req.attribute_mask.xfrm};
+  d.attributes = {attrs & req.attribute_mask.flags,
+                  e.secs.attributes.xfrm & req.attribute_mask.xfrm};
   d.misc_select = e.secs.misc_select & req.misc_mask;
   if (!(req.key_policy & keypolicy::kNoIsvProdId)) d.isv_prod_id = e.secs.isv_prod_id;
   if (req.key_policy & keypolicy::kMrEnclave) d.mr_enclave = e.secs.mr_enclave;

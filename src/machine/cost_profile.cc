@@ -45,7 +45,8 @@ StatusOr<CostProfile> CostProfile::FromJson(std::string_view text) {
   const json& cycles = j["cycles"];
   for (const auto& [key, value] : cycles.items()) {
     if (!InstructionFromCostKey(key))
-      return InvalidArgumentError(fmt::format("cost profile: unknown instruction \"{}\" in cycles", key));
+      return InvalidArgumentError(
+          fmt::format("cost profile: unknown instruction \"{}\" in cycles", key));
   }
   for (const auto& row : AllInstructions()) {
     std::string key(row.cost_key);

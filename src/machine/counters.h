@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <iterator>
 #include <string>
 
 #include "machine/instruction.h"
@@ -26,6 +27,14 @@ struct PageEvents {
   uint64_t cow_copies = 0;       // PIE copy-on-write (EACCEPTCOPY from a PT_SREG page)
 };
 
+// Every PageEvents field, for code that treats them alike.
+inline constexpr uint64_t PageEvents::*kPageEventFields[] = {
+    &PageEvents::pages_added,   &PageEvents::pages_augmented, &PageEvents::chunks_measured,
+    &PageEvents::pages_evicted, &PageEvents::pages_reloaded,  &PageEvents::pages_removed,
+    &PageEvents::cow_copies,
+};
+inline constexpr size_t kPageEventCount = std::size(kPageEventFields);
+
 struct EnclaveStats {
   std::array<uint64_t, kInstructionCount> count{};
   std::array<uint64_t, kInstructionCount> cycles{};
@@ -39,6 +48,8 @@ struct CounterSnapshot {
   std::array<uint64_t, kInstructionCount> cycles{};
   PageEvents events;
   uint64_t total_cycles() const;
+  // What happened since `earlier` (a snapshot taken before this one).
+  CounterSnapshot Since(const CounterSnapshot& earlier) const;
   // "EADD 12 x 12500 = 150000 cycles\n..." for every instruction that ran.
   std::string Breakdown(double frequency_hz) const;
 };
@@ -55,8 +66,7 @@ class MachineCounters {
  private:
   std::array<std::atomic<uint64_t>, kInstructionCount> count_{};
   std::array<std::atomic<uint64_t>, kInstructionCount> cycles_{};
-  std::atomic<uint64_t> pages_added_{0}, pages_augmented_{0}, chunks_measured_{0},
-      pages_evicted_{0}, pages_reloaded_{0}, pages_removed_{0}, cow_copies_{0};
+  std::array<std::atomic<uint64_t>, kPageEventCount> events_{};  // by kPageEventFields index
 };
 
 }  // namespace confide::machine

@@ -92,7 +92,8 @@ Status Machine::Eadd(CoreId core, EpcPage secs_page, uint64_t linaddr, const Sec
     return Gp(kI, "SECINFO for a TCS must have R=W=X=0");
   if ((secinfo.flags & secinfo::kW) && !(secinfo.flags & secinfo::kR))
     return Gp(kI, "SECINFO sets W without R");
-  if (linaddr % kPageSize) return Gp(kI, fmt::format("linear address 0x{:x} not page aligned", linaddr));
+  if (linaddr % kPageSize)
+    return Gp(kI, fmt::format("linear address 0x{:x} not page aligned", linaddr));
 
   CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(*this, secs_page));
   std::lock_guard lock(e->mu);
@@ -178,11 +179,11 @@ Status Machine::Einit(CoreId core, EpcPage secs_page, const Sigstruct& sig) {
   const Attributes& m = sig.attribute_mask;
   if ((a.flags & m.flags) != (sig.attributes.flags & m.flags) ||
       (a.xfrm & m.xfrm) != (sig.attributes.xfrm & m.xfrm))
-    return SgxErrorStatus(SgxError::kInvalidAttribute,
-                          fmt::format("EINIT: ATTRIBUTES {:x}/{:x} do not match SIGSTRUCT {:x}/{:x} "
-                                      "under mask {:x}/{:x}",
-                                      a.flags, a.xfrm, sig.attributes.flags, sig.attributes.xfrm,
-                                      m.flags, m.xfrm));
+    return SgxErrorStatus(
+        SgxError::kInvalidAttribute,
+        fmt::format("EINIT: ATTRIBUTES {:x}/{:x} do not match SIGSTRUCT {:x}/{:x} "
+                    "under mask {:x}/{:x}",
+                    a.flags, a.xfrm, sig.attributes.flags, sig.attributes.xfrm, m.flags, m.xfrm));
   // Finalize a copy: a failed EINIT leaves the enclave uninitialized.
   crypto::Sha256 tmp = e->measurement;
   const crypto::Sha256Digest mr_enclave = tmp.Finish();
@@ -238,9 +239,9 @@ Status Machine::Eremove(CoreId core, EpcPage page) {
     return SgxErrorStatus(SgxError::kEnclaveAct,
                           "EREMOVE: a logical processor is executing inside the enclave");
   if (e->kind == EnclaveKind::kPlugin && e->mapped_by > 0)
-    return SgxErrorStatus(SgxError::kPluginMapped,
-                          fmt::format("EREMOVE: plugin page while {} hosts map the plugin",
-                                      e->mapped_by));
+    return SgxErrorStatus(
+        SgxError::kPluginMapped,
+        fmt::format("EREMOVE: plugin page while {} hosts map the plugin", e->mapped_by));
   if (e->kind == EnclaveKind::kPlugin) e->plugin_torn = true;
   e->pages.erase(entry.linaddr);
   e->tcs.erase(page);

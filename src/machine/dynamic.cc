@@ -50,14 +50,14 @@ StatusOr<std::pair<EpcPage, EpcmEntry>> PrivatePage(Machine& m, EnclaveState& e,
 // Common start of EMODPR/EMODT: the page must be a valid page of an
 // initialized non-plugin enclave.
 StatusOr<std::pair<std::shared_ptr<EnclaveState>, EpcmEntry>> ModifiablePage(Machine& m,
-                                                                            EpcPage page,
-                                                                            Instruction i) {
+                                                                             EpcPage page,
+                                                                             Instruction i) {
   CONFIDE_ASSIGN_OR_RETURN(EpcmEntry entry, MachineOps::ReadEpcm(m, page));
   if (!entry.valid) return Pf(i, Epc::Address(page), PageName(page) + " is not valid");
   if (entry.type == PageType::kSecs || entry.type == PageType::kVa)
-    return SgxErrorStatus(SgxError::kPageNotModifiable,
-                          fmt::format("{}: {} is a {}", Info(i).name, PageName(page),
-                                      PageTypeName(entry.type)));
+    return SgxErrorStatus(
+        SgxError::kPageNotModifiable,
+        fmt::format("{}: {} is a {}", Info(i).name, PageName(page), PageTypeName(entry.type)));
   CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(m, entry.owner));
   return std::make_pair(e, entry);
 }
@@ -67,7 +67,8 @@ StatusOr<std::pair<std::shared_ptr<EnclaveState>, EpcmEntry>> ModifiablePage(Mac
 Status Machine::Eaug(CoreId core, EpcPage secs_page, uint64_t linaddr, EpcPage page) {
   constexpr Instruction kI = Instruction::kEaug;
   CONFIDE_ASSIGN_OR_RETURN(Core * c, MachineOps::EnclsCore(*this, core, kI));
-  if (linaddr % kPageSize) return Gp(kI, fmt::format("linear address 0x{:x} not page aligned", linaddr));
+  if (linaddr % kPageSize)
+    return Gp(kI, fmt::format("linear address 0x{:x} not page aligned", linaddr));
   CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(*this, secs_page));
   std::lock_guard lock(e->mu);
   if (e->removed) return Pf(kI, Epc::Address(secs_page), "SECS was removed");
@@ -109,10 +110,10 @@ Status Machine::Emodpr(CoreId core, const SecInfo& secinfo, EpcPage page) {
   if (e->kind == EnclaveKind::kPlugin) return Immutable(kI);
   CONFIDE_ASSIGN_OR_RETURN(EpcmEntry entry, MachineOps::ReadEpcm(*this, page));
   if (entry.type != PageType::kReg || entry.pending || entry.modified)
-    return SgxErrorStatus(SgxError::kPageNotModifiable,
-                          fmt::format("EMODPR: {} is {}{}{}", PageName(page), PageTypeName(entry.type),
-                                      entry.pending ? ", pending" : "",
-                                      entry.modified ? ", modified" : ""));
+    return SgxErrorStatus(
+        SgxError::kPageNotModifiable,
+        fmt::format("EMODPR: {} is {}{}{}", PageName(page), PageTypeName(entry.type),
+                    entry.pending ? ", pending" : "", entry.modified ? ", modified" : ""));
   entry.perms &= secinfo.perms();
   entry.pr = true;
   entry.epoch = e->epoch;
@@ -179,7 +180,8 @@ Status Machine::Eaccept(CoreId core, const SecInfo& secinfo, uint64_t linaddr) {
     if (entry.type == PageType::kTcs) e.tcs[page] = TcsState{};
   } else if (secinfo.flags & secinfo::kPr) {
     // Accepting an EMODPR.
-    if (!entry.pr || entry.pending || entry.modified) return mismatch("no permission restriction pending");
+    if (!entry.pr || entry.pending || entry.modified)
+      return mismatch("no permission restriction pending");
     if (entry.perms != secinfo.perms()) return mismatch("permissions differ from SECINFO");
     if (!Tracked(e, entry.epoch))
       return SgxErrorStatus(SgxError::kNotTracked, "EACCEPT: EMODPR not yet tracked by ETRACK");
@@ -205,9 +207,9 @@ Status Machine::Eacceptcopy(CoreId core, const SecInfo& secinfo, uint64_t dest, 
   CONFIDE_ASSIGN_OR_RETURN(auto found, PrivatePage(*this, e, dest, kI));
   auto [page, entry] = found;
   if (entry.type != PageType::kReg || !entry.pending || entry.modified)
-    return SgxErrorStatus(SgxError::kPageAttributesMismatch,
-                          fmt::format("EACCEPTCOPY: destination 0x{:x} is not a pending PT_REG page",
-                                      dest));
+    return SgxErrorStatus(
+        SgxError::kPageAttributesMismatch,
+        fmt::format("EACCEPTCOPY: destination 0x{:x} is not a pending PT_REG page", dest));
   // The source is whatever the enclave reads at `src`; the pending
   // destination itself is not readable, so when src == dest (copy-on-write)
   // the source is the mapped plugin page underneath.
@@ -244,10 +246,10 @@ Status Machine::Emodpe(CoreId core, const SecInfo& secinfo, uint64_t linaddr) {
   }
   CONFIDE_ASSIGN_OR_RETURN(EpcmEntry entry, MachineOps::ReadEpcm(*this, it->second));
   if (entry.type != PageType::kReg || entry.pending || entry.modified)
-    return SgxErrorStatus(SgxError::kPageNotModifiable,
-                          fmt::format("EMODPE: page at 0x{:x} is {}{}{}", linaddr,
-                                      PageTypeName(entry.type), entry.pending ? ", pending" : "",
-                                      entry.modified ? ", modified" : ""));
+    return SgxErrorStatus(
+        SgxError::kPageNotModifiable,
+        fmt::format("EMODPE: page at 0x{:x} is {}{}{}", linaddr, PageTypeName(entry.type),
+                    entry.pending ? ", pending" : "", entry.modified ? ", modified" : ""));
   entry.perms |= secinfo.perms();
   MachineOps::WriteEpcm(*this, it->second, entry);
   MachineOps::Charge(*this, *c, &e, kI);

@@ -23,6 +23,11 @@ StatusOr<std::shared_ptr<EnclaveState>> TcsEnclave(Machine& m, Machine::Core& c,
   if (!entry.valid || entry.type != PageType::kTcs || entry.pending || entry.modified)
     return FaultStatus(FaultVector::kPF, Epc::Address(tcs),
                        fmt::format("{}: {} is not a TCS", Info(i).name, PageName(tcs)));
+  // A blocked page gets no new translations (EBLOCK): entering on it would let
+  // a thread run on a TCS that EWB may evict once the ETRACK cycle completes.
+  if (entry.blocked)
+    return FaultStatus(FaultVector::kPF, Epc::Address(tcs),
+                       fmt::format("{}: {} is blocked", Info(i).name, PageName(tcs)));
   return MachineOps::LookupSecs(m, entry.owner);
 }
 

@@ -11,8 +11,8 @@ StatusOr<Epc> Epc::Create(uint32_t pages) {
   size_t bytes = size_t{pages} * kPageSize;
   // SAFETY: anonymous private mapping owned by the Epc and unmapped in the
   // destructor; MAP_NORESERVE keeps untouched EPC pages from costing memory.
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED)
     return ResourceExhaustedError(fmt::format("cannot map an EPC of {} pages", pages));
   return Epc(static_cast<uint8_t*>(p), pages);

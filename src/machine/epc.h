@@ -26,11 +26,11 @@ struct EpcmEntry {
   uint8_t perms = 0;  // secinfo::kR | kW | kX
   bool pending = false;
   bool modified = false;
-  bool pr = false;       // permission restriction pending EACCEPT
+  bool pr = false;  // permission restriction pending EACCEPT
   bool blocked = false;
   uint64_t linaddr = 0;
-  EpcPage owner = 0;     // SECS page of the owning enclave (not for SECS/VA)
-  uint64_t epoch = 0;    // enclave tracking epoch at EBLOCK/EMODPR/EMODT
+  EpcPage owner = 0;   // SECS page of the owning enclave (not for SECS/VA)
+  uint64_t epoch = 0;  // enclave tracking epoch at EBLOCK/EMODPR/EMODT
 };
 
 class Epc {

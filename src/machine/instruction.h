@@ -15,12 +15,31 @@
 namespace confide::machine {
 
 enum class Instruction : uint8_t {
-  kEcreate, kEadd, kEextend, kEinit, kEremove,                        // creation.cc
-  kEaug, kEaccept, kEacceptcopy, kEmodpr, kEmodpe, kEmodt,            // dynamic.cc
-  kEpa, kEblock, kEtrack, kEwb, kEldu, kEldb,                         // paging.cc
-  kEreport, kEgetkey,                                                 // attestation.cc
-  kEenter, kEexit, kAex, kEresume,                                    // entry.cc
-  kEmap, kEunmap,                                                     // pie.cc
+  kEcreate,
+  kEadd,
+  kEextend,
+  kEinit,
+  kEremove,  // creation.cc
+  kEaug,
+  kEaccept,
+  kEacceptcopy,
+  kEmodpr,
+  kEmodpe,
+  kEmodt,  // dynamic.cc
+  kEpa,
+  kEblock,
+  kEtrack,
+  kEwb,
+  kEldu,
+  kEldb,  // paging.cc
+  kEreport,
+  kEgetkey,  // attestation.cc
+  kEenter,
+  kEexit,
+  kAex,
+  kEresume,  // entry.cc
+  kEmap,
+  kEunmap,  // pie.cc
 };
 inline constexpr size_t kInstructionCount = static_cast<size_t>(Instruction::kEunmap) + 1;
 
@@ -31,7 +50,7 @@ enum class Leaf : uint8_t { kEncls, kEnclu, kEvent };
 
 struct InstructionInfo {
   Instruction id;
-  std::string_view name;      // "EADD"
+  std::string_view name;  // "EADD"
   Leaf leaf;
   uint8_t eax;                // leaf number in EAX (SDM Vol. 3D Table 40-1/40-2)
   std::string_view cost_key;  // key in the cost profile's "cycles"

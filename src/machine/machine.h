@@ -83,8 +83,8 @@ struct EvictedPage {
 // Where a linear address of the current enclave resolves.
 struct Translation {
   EpcPage page = 0;
-  uint8_t perms = 0;     // EPCM R/W/X (PT_SREG never has W)
-  bool shared = false;   // a PT_SREG page of a mapped plugin
+  uint8_t perms = 0;    // EPCM R/W/X (PT_SREG never has W)
+  bool shared = false;  // a PT_SREG page of a mapped plugin
 };
 
 class Machine {
@@ -188,7 +188,6 @@ class Machine {
   std::optional<EpcPage> CurrentEnclave(CoreId core) const;
 
   struct Core;  // a logical core's state; opaque (machine_internal.h)
-
 
  private:
   Machine(MachineConfig config, Epc epc);

@@ -7,7 +7,8 @@
 //   Machine::Core is touched only by the thread driving that core.
 //   MachineOps::epcm_mu guards every EpcmEntry and the SECS table.
 // Order: host Enclave::mu -> plugin Enclave::mu -> epcm_mu. Never take an
-// enclave lock while holding epcm_mu.
+// enclave lock while holding epcm_mu. EMAP, whose target is not known to be a
+// plugin until it is locked, takes the host/target pair with std::scoped_lock.
 #pragma once
 
 #include <map>
@@ -48,18 +49,19 @@ struct EnclaveState {
   Secs secs;
   crypto::Sha256 measurement;  // MRENCLAVE in progress until EINIT
   bool initialized = false;
-  bool removed = false;        // SECS EREMOVEd; handles still held are dead
+  bool removed = false;  // SECS EREMOVEd; handles still held are dead
   EnclaveKind kind = EnclaveKind::kUndecided;
-  bool plugin_torn = false;    // a page of this plugin was EREMOVEd (PIE §IV-E)
-  std::map<uint64_t, EpcPage> pages;  // resident pages by linear address
-  std::set<uint64_t> evicted;         // linear addresses of pages out by EWB
-  uint32_t children = 0;              // resident EPC pages owned, SECS excluded
+  bool plugin_torn = false;                    // a page of this plugin was EREMOVEd (PIE §IV-E)
+  std::map<uint64_t, EpcPage> pages;           // resident pages by linear address
+  std::set<uint64_t> evicted;                  // linear addresses of pages out by EWB
+  uint32_t children = 0;                       // resident EPC pages owned, SECS excluded
   std::map<uint64_t, PluginMapping> mappings;  // host: mapped plugins by base
   uint32_t mapped_by = 0;                      // plugin: hosts that map it
   std::map<EpcPage, TcsState> tcs;
-  std::multiset<uint64_t> inside_epochs;  // entry epoch of each thread inside
-  uint64_t epoch = 0;                     // advanced by ETRACK
-  uint64_t busy_until = 0;                // virtual time this enclave is busy until
+  std::map<uint64_t, TcsState> evicted_tcs;  // state of TCS pages out by EWB, by address
+  std::multiset<uint64_t> inside_epochs;     // entry epoch of each thread inside
+  uint64_t epoch = 0;                        // advanced by ETRACK
+  uint64_t busy_until = 0;                   // virtual time this enclave is busy until
   EnclaveStats stats;
 
   bool Contains(uint64_t linaddr) const {

@@ -29,9 +29,9 @@ inline constexpr size_t kEextendChunkSize = 256;
 using MeasurementRecord = std::array<uint8_t, kMeasurementRecordSize>;
 
 // Record tags as little-endian u64 (the first 8 bytes of a record).
-inline constexpr uint64_t kTagEcreate = 0x0045544145524345ull;   // "ECREATE\0"
-inline constexpr uint64_t kTagEadd = 0x0000000044444145ull;      // "EADD\0\0\0\0"
-inline constexpr uint64_t kTagEextend = 0x00444E4554584545ull;   // "EEXTEND\0"
+inline constexpr uint64_t kTagEcreate = 0x0045544145524345ull;  // "ECREATE\0"
+inline constexpr uint64_t kTagEadd = 0x0000000044444145ull;     // "EADD\0\0\0\0"
+inline constexpr uint64_t kTagEextend = 0x00444E4554584545ull;  // "EEXTEND\0"
 // Fortanix ESGXS extension: data loaded but not measured (not part of MRENCLAVE).
 inline constexpr uint64_t kTagUnmeasured = 0x44525341454D4E55ull;  // "UNMEASRD"
 

@@ -92,8 +92,8 @@ Status Machine::Eblock(CoreId core, EpcPage page) {
   if (!entry.valid)
     return SgxErrorStatus(SgxError::kPgInvld, "EBLOCK: " + PageName(page) + " is not valid");
   if (entry.type == PageType::kSecs || entry.type == PageType::kVa)
-    return SgxErrorStatus(SgxError::kNotBlockable,
-                          fmt::format("EBLOCK: {} is {}", PageName(page), PageTypeName(entry.type)));
+    return SgxErrorStatus(SgxError::kNotBlockable, fmt::format("EBLOCK: {} is {}", PageName(page),
+                                                               PageTypeName(entry.type)));
   CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(*this, entry.owner));
   std::lock_guard lock(e->mu);
   CONFIDE_ASSIGN_OR_RETURN(entry, MachineOps::ReadEpcm(*this, page));
@@ -124,8 +124,7 @@ StatusOr<EvictedPage> Machine::Ewb(CoreId core, EpcPage page, EpcPage va_page, u
   CONFIDE_ASSIGN_OR_RETURN(Core * c, MachineOps::EnclsCore(*this, core, kI));
   CONFIDE_ASSIGN_OR_RETURN(EpcmEntry entry, MachineOps::ReadEpcm(*this, page));
   if (!entry.valid) return Pf(kI, Epc::Address(page), PageName(page) + " is not valid");
-  if (entry.type == PageType::kVa)
-    return UnimplementedError("EWB of a VA page is not modeled");
+  if (entry.type == PageType::kVa) return UnimplementedError("EWB of a VA page is not modeled");
   if (entry.type == PageType::kSecs) {
     CONFIDE_ASSIGN_OR_RETURN(auto s, MachineOps::LookupSecs(*this, page));
     std::lock_guard lock(s->mu);
@@ -145,8 +144,9 @@ StatusOr<EvictedPage> Machine::Ewb(CoreId core, EpcPage page, EpcPage va_page, u
                           "EWB: no completed ETRACK since the page was blocked");
   CONFIDE_ASSIGN_OR_RETURN(uint8_t * slot, VaSlot(*this, va_page, va_slot, kI));
   if (LoadLe<uint64_t>(slot) != 0)
-    return SgxErrorStatus(SgxError::kVaSlotOccupied,
-                          fmt::format("EWB: VA slot {} of {} is occupied", va_slot, PageName(va_page)));
+    return SgxErrorStatus(
+        SgxError::kVaSlotOccupied,
+        fmt::format("EWB: VA slot {} of {} is occupied", va_slot, PageName(va_page)));
 
   EvictedPage out;
   out.secinfo = EpcmAsSecInfo(entry);
@@ -158,6 +158,11 @@ StatusOr<EvictedPage> Machine::Ewb(CoreId core, EpcPage page, EpcPage va_page, u
                                                 aad.bytes, epc_.bytes(page), out.ciphertext,
                                                 &out.mac));
   StoreLe<uint64_t>(slot, version);
+  // CSSA/NSSA live in the TCS page: they leave with it and come back at ELDU.
+  if (auto t = e->tcs.find(page); t != e->tcs.end()) {
+    if (entry.type == PageType::kTcs) e->evicted_tcs[entry.linaddr] = t->second;
+    e->tcs.erase(t);
+  }
   e->pages.erase(entry.linaddr);
   e->evicted.insert(entry.linaddr);
   e->children--;
@@ -194,8 +199,8 @@ Status LoadBack(Machine& m, Machine::Core& c, Instruction kI, const EvictedPage&
                           fmt::format("{}: evicted page at 0x{:x} fails its MAC or version check",
                                       Info(kI).name, blob.linaddr));
   if (e->pages.count(blob.linaddr))
-    return SgxErrorStatus(SgxError::kVaConflict,
-                          fmt::format("{}: 0x{:x} is already resident", Info(kI).name, blob.linaddr));
+    return SgxErrorStatus(SgxError::kVaConflict, fmt::format("{}: 0x{:x} is already resident",
+                                                             Info(kI).name, blob.linaddr));
   EpcmEntry entry;
   entry.type = blob.secinfo.page_type();
   entry.perms = blob.secinfo.perms();
@@ -209,6 +214,10 @@ Status LoadBack(Machine& m, Machine::Core& c, Instruction kI, const EvictedPage&
   CONFIDE_RETURN_IF_ERROR(MachineOps::ClaimPage(m, page, entry, kI));
   std::copy(plain.begin(), plain.end(), epc.mutable_bytes(page).begin());
   StoreLe<uint64_t>(slot, 0);
+  if (auto t = e->evicted_tcs.find(blob.linaddr); t != e->evicted_tcs.end()) {
+    if (entry.type == PageType::kTcs) e->tcs[page] = t->second;
+    e->evicted_tcs.erase(t);
+  }
   e->pages[blob.linaddr] = page;
   e->evicted.erase(blob.linaddr);
   e->children++;

@@ -37,11 +37,15 @@ Status Machine::Emap(CoreId core, EpcPage plugin_secs, const crypto::Sha256Diges
   constexpr Instruction kI = Instruction::kEmap;
   CONFIDE_ASSIGN_OR_RETURN(Core * c, MachineOps::EncluCore(*this, core, kI));
   std::shared_ptr<EnclaveState> host = c->enclave;
-  std::lock_guard host_lock(host->mu);
   CONFIDE_ASSIGN_OR_RETURN(auto plugin, MachineOps::LookupSecs(*this, plugin_secs));
-  if (plugin == host) return SgxErrorStatus(SgxError::kNotAPlugin, "EMAP: an enclave cannot map itself");
-  std::lock_guard plugin_lock(plugin->mu);
-  if (plugin->removed) return FaultStatus(FaultVector::kPF, Epc::Address(plugin_secs), "EMAP: SECS was removed");
+  if (plugin == host)
+    return SgxErrorStatus(SgxError::kNotAPlugin, "EMAP: an enclave cannot map itself");
+  // Both locks at once (std::lock's back-off): until the kind check below the
+  // target may be another host EMAPping this one, which would invert the
+  // host -> plugin lock order and deadlock.
+  std::scoped_lock locks(host->mu, plugin->mu);
+  if (plugin->removed)
+    return FaultStatus(FaultVector::kPF, Epc::Address(plugin_secs), "EMAP: SECS was removed");
   if (plugin->kind != EnclaveKind::kPlugin)
     return SgxErrorStatus(SgxError::kNotAPlugin,
                           "EMAP: " + PageName(plugin_secs) + " is not a plugin enclave");
@@ -59,13 +63,15 @@ Status Machine::Emap(CoreId core, EpcPage plugin_secs, const crypto::Sha256Diges
   const uint64_t begin = plugin->secs.base_addr;
   const uint64_t end = begin + plugin->secs.size;
   if (!host->Contains(begin) || end - host->secs.base_addr > host->secs.size)
-    return Conflict(fmt::format("plugin range [0x{:x}, 0x{:x}) is outside the host's ELRANGE", begin,
-                                end));
+    return Conflict(
+        fmt::format("plugin range [0x{:x}, 0x{:x}) is outside the host's ELRANGE", begin, end));
   auto next = host->mappings.lower_bound(end);
   if (next != host->mappings.begin() && std::prev(next)->second.end > begin)
-    return Conflict(fmt::format("plugin range [0x{:x}, 0x{:x}) overlaps a mapped plugin", begin, end));
+    return Conflict(
+        fmt::format("plugin range [0x{:x}, 0x{:x}) overlaps a mapped plugin", begin, end));
   if (AnyKeyIn(host->pages, begin, end) || AnyIn(host->evicted, begin, end))
-    return Conflict(fmt::format("plugin range [0x{:x}, 0x{:x}) overlaps a private page", begin, end));
+    return Conflict(
+        fmt::format("plugin range [0x{:x}, 0x{:x}) overlaps a private page", begin, end));
   host->mappings[begin] = PluginMapping{plugin, end};
   plugin->mapped_by++;
   MachineOps::Charge(*this, *c, host.get(), kI);

@@ -18,7 +18,8 @@ void Get(const uint8_t* p, std::array<uint8_t, N>* a) {
 
 Status CheckSize(ByteSpan bytes, size_t want, const char* what) {
   if (bytes.size() != want)
-    return InvalidArgumentError(fmt::format("{} must be {} bytes, got {}", what, want, bytes.size()));
+    return InvalidArgumentError(
+        fmt::format("{} must be {} bytes, got {}", what, want, bytes.size()));
   return OkStatus();
 }
 

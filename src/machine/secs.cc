@@ -6,14 +6,22 @@ namespace confide::machine {
 
 const char* PageTypeName(PageType t) {
   switch (t) {
-    case PageType::kSecs: return "PT_SECS";
-    case PageType::kTcs: return "PT_TCS";
-    case PageType::kReg: return "PT_REG";
-    case PageType::kVa: return "PT_VA";
-    case PageType::kTrim: return "PT_TRIM";
-    case PageType::kSsFirst: return "PT_SS_FIRST";
-    case PageType::kSsRest: return "PT_SS_REST";
-    case PageType::kSreg: return "PT_SREG";
+    case PageType::kSecs:
+      return "PT_SECS";
+    case PageType::kTcs:
+      return "PT_TCS";
+    case PageType::kReg:
+      return "PT_REG";
+    case PageType::kVa:
+      return "PT_VA";
+    case PageType::kTrim:
+      return "PT_TRIM";
+    case PageType::kSsFirst:
+      return "PT_SS_FIRST";
+    case PageType::kSsRest:
+      return "PT_SS_REST";
+    case PageType::kSreg:
+      return "PT_SREG";
   }
   return "PT_UNKNOWN";
 }

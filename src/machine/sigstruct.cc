@@ -39,9 +39,8 @@ StatusOr<Sigstruct> Sigstruct::Parse(ByteSpan bytes) {
   for (auto [off, len] : kReserved) {
     for (size_t i = 0; i < len; ++i)
       if (p[off + i] != 0)
-        return InvalidArgumentError(
-            fmt::format("SIGSTRUCT offset {}: reserved field [{}, {}) must be zero", off + i, off,
-                        off + len));
+        return InvalidArgumentError(fmt::format(
+            "SIGSTRUCT offset {}: reserved field [{}, {}) must be zero", off + i, off, off + len));
   }
   Sigstruct s;
   std::copy_n(p + 0, 16, s.header.begin());
@@ -107,7 +106,8 @@ crypto::Sha256Digest Sigstruct::MrSigner() const { return crypto::Sha256Of(modul
 
 Status VerifySigstruct(const Sigstruct& s) {
   if (s.header != kHeader || s.header2 != kHeader2)
-    return SgxErrorStatus(SgxError::kInvalidSigStruct, "SIGSTRUCT HEADER or HEADER2 is not the SDM constant");
+    return SgxErrorStatus(SgxError::kInvalidSigStruct,
+                          "SIGSTRUCT HEADER or HEADER2 is not the SDM constant");
   if (s.vendor != 0 && s.vendor != kSigstructVendorIntel)
     return SgxErrorStatus(SgxError::kInvalidSigStruct,
                           fmt::format("SIGSTRUCT VENDOR 0x{:x} is neither 0 nor 0x8086", s.vendor));
@@ -122,7 +122,8 @@ Status VerifySigstruct(const Sigstruct& s) {
                           "SIGSTRUCT signature does not verify: " + v.error().message);
   crypto::RsaQ1Q2 q = crypto::ComputeQ1Q2(signature, modulus);
   if (Reversed(q.q1) != s.q1_le || Reversed(q.q2) != s.q2_le)
-    return SgxErrorStatus(SgxError::kInvalidSignature, "SIGSTRUCT Q1/Q2 do not match the signature");
+    return SgxErrorStatus(SgxError::kInvalidSignature,
+                          "SIGSTRUCT Q1/Q2 do not match the signature");
   return OkStatus();
 }
 

@@ -1,0 +1,28 @@
+// commands.h — the subcommands of the `confide` command line; main.cc
+// registers them all on one CLI::App.
+//
+// A command's callback prints its result on stdout. On any error it prints one
+// line on stderr and ends with CLI::RuntimeError(exit code) (see cli_util.h),
+// which main() turns into the process exit status; no other exception leaves a
+// callback.
+//
+// Thread-safety: main thread only.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace confide::cli {
+
+// confide keygen --out KEY.pem [--force]
+void RegisterKeygenCommand(CLI::App& app);
+// confide image {measure, sign, verify, inspect}
+void RegisterImageCommands(CLI::App& app);
+// confide demo
+void RegisterDemoCommand(CLI::App& app);
+
+// Parts of RegisterImageCommands: add `verify` and `inspect` to the `image`
+// subcommand.
+void RegisterImageVerifyCommand(CLI::App& image);
+void RegisterImageInspectCommand(CLI::App& image);
+
+}  // namespace confide::cli

@@ -1,0 +1,321 @@
+// Runs the `confide` binary on the test vectors and on malformed files written
+// to a temporary directory; checks exit codes, stdout and the one-line stderr.
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "../image/sgxs_builder.h"
+#include "base/file.h"
+
+namespace confide {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr char kVectorSgxs[] = "../shared/vectors/sgx/test_enclave.sgxs";
+constexpr char kVectorSig[] = "../shared/vectors/sgx/test_enclave.sig";
+constexpr char kMrenclave[] = "784acfd7d5096a8f0fbd3265760bff21b120f62407a9a9e5ba31aa3c8ed198fc";
+constexpr char kMrsigner[] = "fb4bab3d6036ac1d730fa83d7366df1dd2dfeac194ef335d6854d8a6c6475542";
+
+struct Result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string ReadText(const std::string& path) {
+  StatusOr<Bytes> b = ReadFile(path);
+  return b.ok() ? std::string(b->begin(), b->end()) : std::string();
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "confide_cli_test.XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    key_ = dir_ + "/signer.pem";
+    Result r = Run({"keygen", "--out", key_});
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  // Runs confide with `args`; captures exit code, stdout and stderr.
+  static Result Run(const std::vector<std::string>& args) {
+    std::string cmd = Quote(CONFIDE_BINARY);
+    for (const std::string& a : args) cmd += " " + Quote(a);
+    const std::string out = dir_ + "/stdout", err = dir_ + "/stderr";
+    cmd += " >" + Quote(out) + " 2>" + Quote(err);
+    const int status = std::system(cmd.c_str());
+    Result r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = ReadText(out);
+    r.err = ReadText(err);
+    return r;
+  }
+
+  static std::string Write(const std::string& name, const Bytes& bytes) {
+    const std::string path = dir_ + "/" + name;
+    EXPECT_TRUE(WriteFileAtomically(path, bytes).ok());
+    return path;
+  }
+
+  static Bytes Vector(const char* path) {
+    StatusOr<Bytes> b = ReadFile(path);
+    EXPECT_TRUE(b.ok()) << "tests run from the repository root";
+    return b.ok() ? *b : Bytes{};
+  }
+
+  // A failure: non-zero exit, exactly one line on stderr containing `what`.
+  static void ExpectFailure(const Result& r, const std::string& what) {
+    EXPECT_NE(r.code, 0);
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_THAT(r.err, HasSubstr(what));
+  }
+
+  static std::string dir_;
+  static std::string key_;
+};
+std::string CliTest::dir_;
+std::string CliTest::key_;
+
+TEST_F(CliTest, UsageErrors) {
+  Result r = Run({});
+  ExpectFailure(r, "A subcommand is required");
+  ExpectFailure(Run({"bogus"}), "confide:");
+  ExpectFailure(Run({"image"}), "A subcommand is required");
+  ExpectFailure(Run({"image", "measure"}), "FILE is required");
+  ExpectFailure(Run({"image", "sign", kVectorSgxs}), "--key is required");
+  r = Run({"--help"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("keygen"));
+  EXPECT_THAT(r.out, HasSubstr("image"));
+}
+
+TEST_F(CliTest, MeasureVector) {
+  Result r = Run({"image", "measure", kVectorSgxs});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, std::string(kMrenclave) + "\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(CliTest, VerifyVector) {
+  Result r = Run({"image", "verify", kVectorSig, "--sgxs", kVectorSgxs});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(std::string("mrsigner        ") + kMrsigner));
+  EXPECT_THAT(r.out, HasSubstr(std::string("enclave hash    ") + kMrenclave));
+  EXPECT_THAT(r.out, HasSubstr("isv prod id     65535"));
+  EXPECT_THAT(r.out, HasSubstr("flags 0x4 (MODE64BIT) xfrm 0x3"));
+  EXPECT_THAT(r.out, HasSubstr("check enclavehash  ok"));
+  EXPECT_THAT(r.out, HasSubstr("verified (signature and enclave hash)"));
+  r = Run({"image", "verify", kVectorSig});
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+TEST_F(CliTest, InspectVector) {
+  Result r = Run({"image", "inspect", kVectorSgxs});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("size 0x40000 ssa_frame_size 1"));
+  EXPECT_THAT(r.out, HasSubstr("0x15000  PT_TCS"));
+  EXPECT_THAT(r.out, HasSubstr("pages 9, PT_REG 8, PT_TCS 1; EEXTEND chunks 144"));
+  r = Run({"image", "inspect", kVectorSig});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("SIGSTRUCT, 1808 bytes"));
+  EXPECT_THAT(r.out, HasSubstr(kMrsigner));
+  // Detection is by content, not by name.
+  const std::string renamed = Write("enclave.bin", Vector(kVectorSgxs));
+  r = Run({"image", "inspect", renamed});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("SGXS"));
+  ExpectFailure(Run({"image", "inspect", Write("junk.bin", Bytes(100, 7))}),
+                "neither an SGXS stream");
+  ExpectFailure(Run({"image", "inspect", Write("junk.sig", Bytes(100, 7))}),
+                "SIGSTRUCT must be 1808 bytes");
+}
+
+TEST_F(CliTest, MissingFile) {
+  ExpectFailure(Run({"image", "measure", dir_ + "/nope.sgxs"}), "cannot open");
+}
+
+TEST_F(CliTest, MalformedSgxsNamesOffsetAndRule) {
+  const Bytes vector = Vector(kVectorSgxs);
+  ASSERT_EQ(vector.size(), 46720u);
+  struct Case {
+    std::string name;
+    Bytes bytes;
+    std::string message;
+  };
+  std::vector<Case> cases;
+  {
+    Bytes b(vector.begin(), vector.end() - 100);
+    cases.push_back({"truncated.sgxs", b,
+                     "SGXS offset 0xb540: EEXTEND at enclave offset 0x39f00 is truncated"});
+  }
+  {
+    Bytes b = vector;
+    b[64] = 'X';  // the first EADD
+    cases.push_back({"tag.sgxs", b, "SGXS offset 0x40: unknown record tag 0x5841444400000000"});
+  }
+  {
+    Bytes b = vector;
+    b[128 + 8] = 0x10;  // the first EEXTEND's offset
+    cases.push_back({"misaligned.sgxs", b,
+                     "SGXS offset 0x80: EEXTEND at enclave offset 0x10 is not 256-byte aligned"});
+  }
+  {
+    Bytes b = vector;
+    StoreLe<uint64_t>(b.data() + 12, 0x30000);
+    cases.push_back(
+        {"size.sgxs", b, "SGXS offset 0x0: ECREATE SIZE 0x30000 is not a power of two"});
+  }
+  {
+    image::testing::SgxsBuilder b;
+    b.Ecreate().Page(0x1000).Page(0x2000).Eadd(0x1000);
+    cases.push_back({"twice.sgxs", b.bytes(),
+                     fmt::format("SGXS offset {:#x}: EADD at enclave offset 0x1000: page already "
+                                 "added",
+                                 b.bytes().size() - 64)});
+  }
+  {
+    image::testing::SgxsBuilder b;
+    b.Ecreate(1, 0x2000).Eadd(0x2000);
+    cases.push_back({"beyond.sgxs", b.bytes(),
+                     "SGXS offset 0x40: EADD at enclave offset 0x2000 "
+                     "is beyond SIZE 0x2000"});
+  }
+  {
+    image::testing::SgxsBuilder b;
+    b.Ecreate().Eadd(0x1000).Eextend(0x3000);
+    cases.push_back({"outside.sgxs", b.bytes(),
+                     "SGXS offset 0x80: EEXTEND at enclave offset 0x3000 is not inside a page"});
+  }
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string path = Write(c.name, c.bytes);
+    ExpectFailure(Run({"image", "measure", path}), c.message);
+    ExpectFailure(Run({"image", "inspect", path}), c.message);
+    ExpectFailure(Run({"image", "sign", "--key", key_, "--out", dir_ + "/x.sig", path}), c.message);
+  }
+}
+
+TEST_F(CliTest, MalformedSigstruct) {
+  Bytes b = Vector(kVectorSig);
+  b[50] = 1;
+  ExpectFailure(Run({"image", "verify", Write("reserved.sig", b)}),
+                "SIGSTRUCT offset 50: reserved field [44, 128) must be zero");
+  b = Vector(kVectorSig);
+  b.pop_back();
+  ExpectFailure(Run({"image", "verify", Write("short.sig", b)}), "SIGSTRUCT must be 1808 bytes");
+  b = Vector(kVectorSig);
+  b[600] ^= 1;  // inside SIGNATURE
+  Result r = Run({"image", "verify", Write("tampered.sig", b)});
+  ExpectFailure(r, "signature check failed");
+  EXPECT_THAT(r.out, HasSubstr("check signature    FAILED"));
+  b = Vector(kVectorSig);
+  b[1040] ^= 1;  // Q1
+  ExpectFailure(Run({"image", "verify", Write("q1.sig", b)}), "q1q2 check failed");
+  b = Vector(kVectorSig);
+  b[0] = 7;  // HEADER
+  ExpectFailure(Run({"image", "verify", Write("header.sig", b)}), "header check failed");
+}
+
+TEST_F(CliTest, VerifyAgainstAnotherEnclaveFails) {
+  image::testing::SgxsBuilder other;
+  other.Ecreate().Page(0);
+  Result r = Run({"image", "verify", kVectorSig, "--sgxs", Write("other.sgxs", other.bytes())});
+  ExpectFailure(r, "enclavehash check failed");
+  EXPECT_THAT(r.err, HasSubstr(kMrenclave));
+  EXPECT_THAT(r.out, HasSubstr("check signature    ok"));
+}
+
+TEST_F(CliTest, KeygenWritesMode0600AndRefusesToOverwrite) {
+  struct stat st;
+  ASSERT_EQ(::stat(key_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_THAT(ReadText(key_), StartsWith("-----BEGIN"));
+  const std::string before = ReadText(key_);
+  ExpectFailure(Run({"keygen", "--out", key_}), "file exists (use --force to overwrite)");
+  EXPECT_EQ(ReadText(key_), before);
+
+  const std::string other = dir_ + "/other.pem";
+  ASSERT_TRUE(WriteFileAtomically(other, AsBytes("old"), 0644).ok());
+  Result r = Run({"keygen", "--out", other, "--force"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(::stat(other.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_NE(ReadText(other), "old");
+  EXPECT_THAT(r.out, HasSubstr("mrsigner "));
+}
+
+TEST_F(CliTest, SignThenVerify) {
+  const std::string manifest =
+      Write("m.json", Bytes(AsBytes(R"({"isv_prod_id": 7, "isv_svn": 3, "debug": true})").begin(),
+                            AsBytes(R"({"isv_prod_id": 7, "isv_svn": 3, "debug": true})").end()));
+  const std::string sig = dir_ + "/signed.sig";
+  Result r = Run({"image", "sign", "--key", key_, "--out", sig, "--manifest", manifest, "--date",
+                  "20240102", kVectorSgxs});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(std::string("mrenclave ") + kMrenclave));
+  StatusOr<Bytes> bytes = ReadFile(sig);
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(bytes->size(), 1808u);
+
+  r = Run({"image", "verify", sig, "--sgxs", kVectorSgxs});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("date            2024-01-02"));
+  EXPECT_THAT(r.out, HasSubstr("isv prod id     7"));
+  EXPECT_THAT(r.out, HasSubstr("isv svn         3"));
+  EXPECT_THAT(r.out, HasSubstr("flags 0x6 (DEBUG|MODE64BIT) xfrm 0x3"));
+  EXPECT_THAT(r.out, HasSubstr("attribute mask  flags 0xffffffffffffffff xfrm 0x0"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr(kMrsigner)));
+
+  // Without a manifest: no DEBUG, ISV fields zero.
+  r = Run({"image", "sign", "--key", key_, "--out", sig, kVectorSgxs});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = Run({"image", "verify", sig, "--sgxs", kVectorSgxs});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("flags 0x4 (MODE64BIT) xfrm 0x3"));
+  EXPECT_THAT(r.out, HasSubstr("isv prod id     0"));
+}
+
+TEST_F(CliTest, SignErrors) {
+  const std::string out = dir_ + "/never.sig";
+  const std::string bad_manifest = Write(
+      "bad.json", Bytes(AsBytes(R"({"threads": 0})").begin(), AsBytes(R"({"threads": 0})").end()));
+  Result r =
+      Run({"image", "sign", "--key", key_, "--out", out, "--manifest", bad_manifest, kVectorSgxs});
+  ExpectFailure(r, "bad.json: manifest: threads: must be in [1, 64], got 0");
+  ExpectFailure(
+      Run({"image", "sign", "--key", key_, "--out", out, "--date", "2024-01-02", kVectorSgxs}),
+      "--date: date \"2024-01-02\" is not YYYYMMDD");
+  ExpectFailure(Run({"image", "sign", "--key", dir_ + "/missing.pem", "--out", out, kVectorSgxs}),
+                "cannot open");
+  ExpectFailure(Run({"image", "sign", "--key", Write("notakey.pem", Bytes(10, 'x')), "--out", out,
+                     kVectorSgxs}),
+                "notakey.pem");
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+}  // namespace
+}  // namespace confide
