@@ -17,6 +17,9 @@
 #include "../image/sgxs_builder.h"
 #include "base/file.h"
 
+#include "crypto/rsa.h"
+#include "tests/support/test_key.h"
+
 namespace confide {
 namespace {
 
@@ -52,9 +55,10 @@ class CliTest : public ::testing::Test {
         (std::filesystem::temp_directory_path() / "confide_cli_test.XXXXXX").string();
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
+    // The fixed test key (keygen itself is tested below): a fresh key would
+    // cost a second per test process.
     key_ = dir_ + "/signer.pem";
-    Result r = Run({"keygen", "--out", key_});
-    ASSERT_EQ(r.code, 0) << r.err;
+    ASSERT_TRUE(WriteFileAtomically(key_, AsBytes(testing::TestSigningKey().ToPem()), 0600).ok());
   }
   static void TearDownTestSuite() {
     std::error_code ec;
@@ -250,13 +254,17 @@ TEST_F(CliTest, VerifyAgainstAnotherEnclaveFails) {
 }
 
 TEST_F(CliTest, KeygenWritesMode0600AndRefusesToOverwrite) {
+  const std::string fresh = dir_ + "/fresh.pem";
+  Result made = Run({"keygen", "--out", fresh});
+  ASSERT_EQ(made.code, 0) << made.err;
   struct stat st;
-  ASSERT_EQ(::stat(key_.c_str(), &st), 0);
+  ASSERT_EQ(::stat(fresh.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_THAT(ReadText(key_), StartsWith("-----BEGIN"));
-  const std::string before = ReadText(key_);
-  ExpectFailure(Run({"keygen", "--out", key_}), "file exists (use --force to overwrite)");
-  EXPECT_EQ(ReadText(key_), before);
+  EXPECT_THAT(ReadText(fresh), StartsWith("-----BEGIN"));
+  EXPECT_TRUE(crypto::Rsa3072PrivateKey::FromPem(ReadText(fresh)).ok());
+  const std::string before = ReadText(fresh);
+  ExpectFailure(Run({"keygen", "--out", fresh}), "file exists (use --force to overwrite)");
+  EXPECT_EQ(ReadText(fresh), before);
 
   const std::string other = dir_ + "/other.pem";
   ASSERT_TRUE(WriteFileAtomically(other, AsBytes("old"), 0644).ok());

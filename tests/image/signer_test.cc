@@ -11,6 +11,8 @@
 #include "base/file.h"
 #include "crypto/rsa.h"
 
+#include "tests/support/test_key.h"
+
 namespace confide::image {
 namespace {
 
@@ -161,15 +163,11 @@ TEST(SignerDate, BcdParsing) {
 
 class SignerWithKey : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    StatusOr<crypto::Rsa3072PrivateKey> k = crypto::Rsa3072PrivateKey::Generate();
-    ASSERT_TRUE(k.ok()) << k.status().ToString();
-    key_.emplace(std::move(*k));
-  }
-  static void TearDownTestSuite() { key_.reset(); }
-  static std::optional<crypto::Rsa3072PrivateKey> key_;
+  // The fixed test key: generating one per process would cost a second.
+  static void SetUpTestSuite() { key_ = &testing::TestSigningKey(); }
+  static const crypto::Rsa3072PrivateKey* key_;
 };
-std::optional<crypto::Rsa3072PrivateKey> SignerWithKey::key_;
+const crypto::Rsa3072PrivateKey* SignerWithKey::key_ = nullptr;
 
 TEST_F(SignerWithKey, SignThenVerifyRoundTrip) {
   SigningParams p;

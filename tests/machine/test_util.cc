@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include "tests/support/test_key.h"
+
 #include <algorithm>
 #include <mutex>
 
@@ -62,15 +64,6 @@ std::unique_ptr<Machine> MakeMachine(uint32_t epc_pages,
 
 namespace {
 
-crypto::Rsa3072PrivateKey GenerateOrDie() {
-  auto k = crypto::Rsa3072PrivateKey::Generate();
-  if (!k.ok()) {
-    fmt::print(stderr, "RSA key generation failed: {}\n", k.error().ToString());
-    std::abort();
-  }
-  return std::move(*k);
-}
-
 crypto::Rsa3072Block Reversed(const crypto::Rsa3072Block& b) {
   crypto::Rsa3072Block r;
   std::reverse_copy(b.begin(), b.end(), r.begin());
@@ -79,14 +72,10 @@ crypto::Rsa3072Block Reversed(const crypto::Rsa3072Block& b) {
 
 }  // namespace
 
-const crypto::Rsa3072PrivateKey& SignerKey() {
-  static const crypto::Rsa3072PrivateKey key = GenerateOrDie();
-  return key;
-}
+const crypto::Rsa3072PrivateKey& SignerKey() { return confide::testing::TestSigningKey(); }
 
 const crypto::Rsa3072PrivateKey& OtherSignerKey() {
-  static const crypto::Rsa3072PrivateKey key = GenerateOrDie();
-  return key;
+  return confide::testing::OtherTestSigningKey();
 }
 
 Sigstruct SignSigstruct(Sigstruct s, const crypto::Rsa3072PrivateKey& key) {

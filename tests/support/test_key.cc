@@ -1,0 +1,116 @@
+#include "tests/support/test_key.h"
+
+#include <cstdlib>
+#include <iostream>
+
+namespace confide::testing {
+namespace {
+
+// Both generated with: openssl genpkey -algorithm RSA
+//   -pkeyopt rsa_keygen_bits:3072 -pkeyopt rsa_keygen_pubexp:3
+constexpr char kPem[] = R"pem(-----BEGIN PRIVATE KEY-----
+MIIG/gIBADANBgkqhkiG9w0BAQEFAASCBugwggbkAgEAAoIBgQDJJxMgoNRsKj9B
+aVpenr5flp+RI8kkwoXmHEEXkV+otSORt6LD4FNTSjTRO7miL3u33zDtGKTh2Jil
+2L44CRBeyce49xBaLg+Ouh/0iotvwk8MPjPGaWnPbNEdg5WVGxiNAhOAShiA5Kei
+lU7lQNC5C3seQH6Z5FlKtq/kwssLowLqjZb4D26lWs9PmPbboXdtnRNKTr/yGToJ
+Trbv+FmHUNiChrvb/gVIw2F3yS5l0Qdj7qmD3sLr0dIDOVn5a9GnHlj5P1K8NH7q
+F2DScNULhuULWEg6Oxsn4VI291aHC7/RCzfnpX3+MBBg0vh0pHV3zHBnWaoUrtPv
+4eJp1xOHGYblpLtBdLAkOYcPwg54Tnbkz0bbvIvEmxrDJbKzJiTl0na+2plAzOvQ
+axJBVWtkJ3+nI5LJrnHEFAvSDT63jedi48WkJARLNkwuSFfEvk7F3CBav4Vj9fA+
+aVtLtQDePvgXmk8qJS5p8lDNaVYAXNX5aJtma7GvBOMmakUTsBsCAQMCggGBAIYa
+DMBrOEgcKiubkZRp1D+5v7YX223XA+69gLpg6nB4wmElFy1AN4zcIzYn0RbKUnqU
+y0i7GJaQZcPl1CVbYD8xL9CktZF0Cl8mv/hcXPUsNLLUIoRGRopIi2kCY7i8uwis
+DQAxZatDGmxjie4rNdCyUhQq/xFC5jHPH+3XMgfCAfGzufq09G48ijUQpJJrpPO+
+DNw0f/a7fAY0efVQO6+LOwGvJ+f+rjCCQPqGHu6LWkKfG60/LJ02jAImO/udNUDQ
+ayhCumkZ5RhfLXAd/XeAOjZACq3P4OXLgB9ToIOh2CM8mhQD1JuUdkLw3ZVaCT3B
+3RW1iVrpGd6873LGJy2ZN+qOLZTVOA1pnOoc1Tqrgcqd3f+ER7BB07qxfAjS/ALb
+mtw4C7OxVx12oGioNyXv2tadrVbV+1yjhZRF8700Uz4VtG8LG4nJucc9MvkV7OG2
+0yQtDNlCEyr9HQ8rNc6E6HnCCmRMVIn+mp2Iw2CvkXskXxJCrdL0ApBLLgbeiwKB
+wQDmNU334tCYZT+GEGYg1REnvn0ibeJVeMcRkhPLAGW3LwJHhot7bAHW77IgE8cS
+Qtbv5AUEBi3W+JRlNdWqDxdfj/yyexwluUEIXxEpmO6HP9RLpvB84sauM1/L0TXR
+yW7KVj0PAmzlMu2QMbVJCwMWrrsAUfGn4+pZn/UfTOYoxyg1bzaz2E+wOvu/c3Qw
+sWgWETE4A4qqXsSqCf98TwZIuCDQo9BM53h+r8tkV4kcFWf7Ry+oXd1y1r7vBdZb
+uOMCgcEA37BqRPhqhihnv3g2iW7HsIgQl4pV4AqCvZ3+PPmACmn5VKnFTjO9PeGs
+3FXlAlqQq0WfwsMuNViYvJClk57BYyO2U1RavHubB7wKhv3gGQ1f6TuJX5NZjgT9
+X0pC1CA8FzLRZYQazg/7lAdsW04VlJD8ZOUdH4mOX37OVFdq8vhCUFQASbsLTEy5
+w/kXHmwDXTiybHhnc7QO0+OwOKUp3796kFNvRss3HESdfMSn00ATxWrdIqnPf8Ag
+XvOpralpAoHBAJl43qVB4GWY1QQK7sCOC2/UU2xJQY5QhLZhYodVmSTKAYUEXPzy
+q+SfzBVihLbXOfVCrgKuyTn7DZjOjnFfZOpf/cxSEsPQ1gWUthu7Sa9/4t0Z9aiX
+Lx7M6ofgzovbnzGO019W80N3SQrLzjCyAg8fJ1WL9m/tRuZqo2ozRBsvcCOfec06
+38rR/SpM+CB2RWQLdiVXscbp2HFb/6g0rtslazXCit3vpanKh5g6W2gORVIvdRrp
+PkyPKfSujufQlwKBwQCVIEbYpZxZcEUqUCRbny/LBWBlBuPqsax+aVQoplVcRqY4
+cS40In4pQR3oOUNW5wsc2RUsgh7OOxB9tcO3vyuXbSQ3jZHS/RIFKAcEqUAQs5VG
+J7DqYju0A1OU3CyNatK6IeDuWBHetVJir52SNA5jC1Lt7hNqW7Q/qd7i5PH3UCw1
+jVWGfLIy3dEtULoUSAI+JcxIUET3zV837SAlw3E/1PxgN5+Eh3oS2Gj92G/iKrfY
+8ejBxopVKsA/TRvJG5sCgcEA4d1RrOzP7vbymecnDyC2Nup81BmdZr8qpQ9h5a8r
+sZ2oZysMeeknax+nj0ScPn7Amxa43AQmtXZlQsHObeyjU0SFO/MpzQhNFG9uaota
+8eTomRpU3ppzx7+8ldvJ0yxRTWvWjSI5HM2Ji/Qt9kelYAbRJs+mULszcm59DkDz
+uV2Vn/5jx8XA3AN25zMFcrBo6m4U+RT2BVjrxQBRjQvg96gxb4G4fSPJnl8WJd0d
+jdL7R/a/8M9kgo48SXZnxLTH
+-----END PRIVATE KEY-----
+)pem";
+
+constexpr char kOtherPem[] = R"pem(-----BEGIN PRIVATE KEY-----
+MIIG/AIBADANBgkqhkiG9w0BAQEFAASCBuYwggbiAgEAAoIBgQC5kVz5rtAE4Wzd
+ZyKwXhY1N8qZuAckaLuFFbQetccSRco8g32B8ZQg0ox8xWWnTJ2ZehaULvPN4Z5k
+YH9b8HV06pxxuJ3DCiVKvFr0ra0U3g5pgOHWkh87WaDfLx1pEfCJSMd5C1c07T38
+2XbdlYw4fLpBB6JcAajOUZ5KlhzSrZHnWIDdcU0+CLjVe8Kuw99S2ZHaZQp7E64Z
+1NWDxAKLQcceX4+u7aomRxfjRM/aWCjznV6sZRQOzMkmi3QIDXFSM9obcvGCelpe
+49aS6bayvH21jrlF0PNXv2HMRpWpaL/xpaHLL5mP8CdZ1CA1L4mnXmSkkune07BI
+2hLadY1oiFAJT3OVSrHvsnLG+UvLFTc2n2yG3zdE9Pn5lGB0GpZOEvMiyFsC5HQj
+fNGxwqHRPkr9s01jaunp5zfcFki5QLiNkxiKUwTw4ZKIZnxFuScwj3OOYO3cHf5Y
+GL9HVOYOSvrNNDmTxBwOzoOeLVWy/FUKVR6d5UDldQQUW7ym7EMCAQMCggGAe7Y9
++8ngA0DzPkTByulkI3qHESVaGEXSWLkivyPaDC6G0wJTq/ZiwIxdqIOZGjMTu6a5
+uB9NM+u+7ZWqPUr4+JxoS9BpLLFuMdLnTckeDele8QCWjwwU0jvAlMoTm2FLBjCE
++1zkzfN+qJD56Q5dev3RgK/BkqvF3uEUMblojHO2mjsAk6DeKVsl46fXHy0/jJEL
+5u4G/LfJZo3jrS1XB4EvaZUKdJ5xbtoP7NiKkZAbTROUcu4NXzMwxFz4BV5KZ3a/
+EaJkWCwxfsf+HWvJj5dWG/0kQxYSso6Spf6hIbR6tiXuv4XBJgunca4IYkJXSNIT
+tH/VvT/1FO7RcHsw53erWGkiZA8slyt/TU58Y7/Dj9wrqScIhLyn7v9shGcUu5Vx
+8akVqU+ln0pAExxZ2fRUuZej6uj3IHTNUwNWk6N0Kp05vxp6Pc9jEmXJss1+eJau
+q37KT/oGLa6SIqelA3YdHMkqATYmHVTT9r0KfamnmepuONfwXyRYG7//SC2LAoHB
+APWCstg0JmqSFRsldkTW35PitZIpbOWjqJKwiBDhYoSLTZro0K+F2plehDpMbdHp
+lXcCbBiI36a7j+TC++zb2Ef4uKY2YD4od/lJq6MaLXTeeP+SulMjWbdyBh8KSppW
+gXPJGkEDJDpkQPk7T0kXj9rBqZVT91VLCuzRqnm7czI+dLRNsKJjRDLuhp9MD3CK
+0sLw835vMCebwGCLSRmm8DP8oNVS9oPaQ+vsozMuyopmbRDWTfNxWQsDM+JBD0VK
+iQKBwQDBfwioyzSTpfsFkmMh8SjHdsb5aZX7jC65OP3CZ0FyTrpFg+r8YR09gCf1
+AqXP4nFDINr9SkmcODDEsNzE4OvFXBZee1/BC3cTp4gv6WPAlxjfQnC2AVDGZ/f0
+CvMTKXXA6a33R5ZKiLq7UiJMAIsvjiJR++AtwmxMZlll1dOpjRWZWZFJSAlhO/dN
+gb5I+ha4vHoOs448izSzB5r5sn5VHS5Ms4QOGJ724qJ44vtsF2ySnytVL/9Lu0wI
+eq51XWsCgcEAo6x3Os1u8ba4vMOkLeSVDUHOYXDzQ8JwYcsFYJZBrbIzvJs1ylk8
+Zj8C0YhJNpu4+gGdZbCVGdJf7ddSneflhVB7GXmVfsWlUNvHwhFzoz77VQx8N2zm
+ekwEFLGHEY8A99tm1gIYJu2ApieKMLpf5yvGY41PjjIHSIvG+9JMzCmjIt51wZeC
+zJ8EajK09bHh10tM/vTKxRKAQFzbZm9KzVMV44ykV+bX8p3CIh8xsZmeCzmJTPY7
+XKzNQYC02NxbAoHBAID/WxsyIw0ZUgO27MFLcIT52fubuVJddHt7U9bvgPbfJtkC
+nKhAvikAGqNXGTVBoNdrPKjcMRLQIIMgky3rR9joDumnlStc+g0aWsqbl9W6EJTW
+9c6riy7v+qKx92Ibo9XxHqTaZDGwfHzhbDKrB3UJbDan6sksSDLu5kPj4nEIuRDm
+YNuFW5Yn+jOr1DCmudB9prR3tChczcyvvKZ2/uNoyYh3rV67FKSXFvtB/PK6SGG/
+cjjKqjJ83Vr8dE4+RwKBwHwSv7h8rWWn1Xcywk5nIcQfgTzzIEN5+dWO/3Mi52B4
+Ev7w3CYZ6DsiMfq6tUrVBKK2h7uInnz+/0j4MC4PXKRPVZ55WSIFNxqJ03tx83kt
+8/0vV8749tDPIzTX8C1ddMHLOfl1ff+eG5VId9ycZNry18IzrbPb1TasEV7TJxFQ
+TWL0IL8lEr0e7MznzR8P747uOWBoGv/ZzP0pWG85Eml9lG1YY30NirbwEbGka1Kz
+BGacQ9NPuxlraf/FoWaztA==
+-----END PRIVATE KEY-----
+)pem";
+
+const crypto::Rsa3072PrivateKey* ParseOrDie(const char* pem) {
+  auto k = crypto::Rsa3072PrivateKey::FromPem(pem);
+  if (!k.ok()) {
+    std::cerr << "test signing key does not parse: " << k.error().ToString() << "\n";
+    std::abort();
+  }
+  return new crypto::Rsa3072PrivateKey(std::move(*k));
+}
+
+}  // namespace
+
+const crypto::Rsa3072PrivateKey& TestSigningKey() {
+  static const crypto::Rsa3072PrivateKey* key = ParseOrDie(kPem);
+  return *key;
+}
+
+const crypto::Rsa3072PrivateKey& OtherTestSigningKey() {
+  static const crypto::Rsa3072PrivateKey* key = ParseOrDie(kOtherPem);
+  return *key;
+}
+
+}  // namespace confide::testing
