@@ -12,8 +12,9 @@
 // left; EWB needs an ETRACK after the EBLOCK and no thread inside that entered
 // before it (such a thread could still hold a TLB entry for the page).
 //
-// Not modeled: evicting SECS and VA pages (EWB refuses them with a message),
-// and for PT_SREG pages the tracking of host threads that map the plugin.
+// PIE: a plugin's PT_SREG pages are pinned while any host maps the plugin
+// (EBLOCK and EWB return PIE_PLUGIN_MAPPED); an unmapped plugin pages like
+// any enclave. Not modeled: evicting SECS and VA pages (EWB refuses them).
 
 #include <algorithm>
 
@@ -63,6 +64,17 @@ std::array<uint8_t, crypto::kGcmIvSize> MakeIv(uint64_t version) {
   return iv;
 }
 
+// A mapped plugin's pages are pinned: hosts read them without the plugin's
+// lock, and PIE does not say how EWB would track the mapping hosts' threads.
+// REQUIRES: holding e.mu.
+Status CheckNotPinned(const EnclaveState& e, const EpcmEntry& entry, Instruction i) {
+  if (entry.type == PageType::kSreg && e.mapped_by > 0)
+    return SgxErrorStatus(SgxError::kPluginMapped,
+                          fmt::format("{}: PT_SREG page of a plugin mapped by {} hosts is pinned",
+                                      Info(i).name, e.mapped_by));
+  return OkStatus();
+}
+
 // The EPCM state of a page as SECINFO flags (what the PCMD carries).
 SecInfo EpcmAsSecInfo(const EpcmEntry& e) {
   SecInfo s = SecInfo::Make(e.type, e.perms);
@@ -97,6 +109,7 @@ Status Machine::Eblock(CoreId core, EpcPage page) {
   CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(*this, entry.owner));
   std::lock_guard lock(e->mu);
   CONFIDE_ASSIGN_OR_RETURN(entry, MachineOps::ReadEpcm(*this, page));
+  CONFIDE_RETURN_IF_ERROR(CheckNotPinned(*e, entry, kI));
   if (entry.blocked)
     return SgxErrorStatus(SgxError::kBlkState, "EBLOCK: " + PageName(page) + " is already blocked");
   entry.blocked = true;
@@ -136,6 +149,7 @@ StatusOr<EvictedPage> Machine::Ewb(CoreId core, EpcPage page, EpcPage va_page, u
   CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(*this, entry.owner));
   std::lock_guard lock(e->mu);
   CONFIDE_ASSIGN_OR_RETURN(entry, MachineOps::ReadEpcm(*this, page));
+  CONFIDE_RETURN_IF_ERROR(CheckNotPinned(*e, entry, kI));
   if (!entry.blocked)
     return SgxErrorStatus(SgxError::kPageNotBlocked, "EWB: " + PageName(page) + " is not blocked");
   if (!(e->epoch > entry.epoch &&

@@ -242,13 +242,13 @@ TEST_F(PieTest, EremoveOfMappedPluginPageIsPluginMapped) {
   EXPECT_SGX(QUIET(m().Emap(kB, p_.secs, p_.mrenclave)), kPluginRemoved);
 }
 
-TEST_F(PieTest, EremoveOfMappedPluginSecsIsPluginMapped) {
-  // All of a mapped plugin's pages can be evicted; its SECS still cannot go.
+TEST_F(PieTest, EremoveOfMappedPluginSecsIsChildPresent) {
+  // A mapped plugin's pages are pinned, so its SECS always has children.
   ASSERT_OK(MapInto(kA, a_, p_));
-  const EpcPage va = NewVa();
-  for (uint32_t i = 0; i < 3; ++i) ASSERT_OK(Evict(m(), kOs, p_.secs, p_.data_pages[i], va, i));
-  EXPECT_SGX(QUIET(m().Eremove(kOs, p_.secs)), kPluginMapped);
+  EXPECT_SGX(QUIET(m().Eremove(kOs, p_.secs)), kChildPresent);
   ASSERT_OK(m().Eunmap(kA, p_.secs));
+  // Unmapped, the plugin's pages can go, and then its SECS.
+  for (EpcPage page : p_.data_pages) ASSERT_OK(m().Eremove(kOs, page));
   EXPECT_OK(m().Eremove(kOs, p_.secs));
   EXPECT_PF(m().Emap(kA, p_.secs, p_.mrenclave));
 }
@@ -260,11 +260,23 @@ TEST_F(PieTest, EremoveOfHostSecsWithMappingIsChildPresent) {
   EXPECT_SGX(QUIET(m().Eremove(kOs, a_.secs)), kChildPresent);
 }
 
-TEST_F(PieTest, EvictedPluginPageIsNotResidentUntilReloaded) {
+TEST_F(PieTest, MappedPluginPagesArePinned) {
+  // Hosts read plugin pages without the plugin's lock, so a mapped plugin's
+  // pages cannot be blocked or evicted.
+  ASSERT_OK(MapInto(kA, a_, p_));
+  EXPECT_SGX(QUIET(m().Eblock(kOs, p_.data_pages[1])), kPluginMapped);
+  EXPECT_FALSE(m().Epcm(p_.data_pages[1]).blocked);
+  EXPECT_EQ(ReadPage(kA, p_.addr(1)), PatternPage(7, 1));
+}
+
+TEST_F(PieTest, UnmappedPluginPageEvictsAndReloadsForTheNextHost) {
   ASSERT_OK(MapInto(kA, a_, p_));
   const EpcPage va = NewVa();
+  ASSERT_OK(m().Eunmap(kA, p_.secs));
   auto blob = Evict(m(), kOs, p_.secs, p_.data_pages[1], va, 0);
   ASSERT_OK(blob);
+  // Mapped again while the page is out: the host faults on it.
+  ASSERT_OK(m().Emap(kA, p_.secs, p_.mrenclave));
   uint8_t x;
   EXPECT_PF_AT(m().Read(kA, p_.addr(1), {&x, 1}), p_.addr(1));
   const EpcPage dest = Free();
