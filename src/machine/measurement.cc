@@ -26,4 +26,40 @@ MeasurementRecord EextendRecord(uint64_t offset) {
   return r;
 }
 
+namespace {
+// Domain tags, so a shadow digest can never be mistaken for MRENCLAVE input.
+constexpr uint64_t kTagShadow = 0x574F444148534D45ull;  // "EMSHADOW"
+constexpr uint64_t kTagMerge = 0x454752454D534D45ull;   // "EMSMERGE"
+}  // namespace
+
+ShadowMeasurement::ShadowMeasurement(uint32_t range_index) {
+  MeasurementRecord domain{};
+  StoreLe<uint64_t>(domain.data(), kTagShadow);
+  StoreLe<uint32_t>(domain.data() + 8, range_index);
+  hash_.Update(domain);
+}
+
+void ShadowMeasurement::Eadd(uint64_t offset, const SecInfo& secinfo) {
+  hash_.Update(EaddRecord(offset, secinfo));
+}
+
+void ShadowMeasurement::Eextend(uint64_t offset, ByteSpan chunk) {
+  hash_.Update(EextendRecord(offset));
+  hash_.Update(chunk);
+}
+
+crypto::Sha256Digest ShadowMeasurement::Finish() { return hash_.Finish(); }
+
+crypto::Sha256Digest MergeShadowMeasurements(const MeasurementRecord& ecreate,
+                                             std::span<const crypto::Sha256Digest> ranges) {
+  crypto::Sha256 h;
+  MeasurementRecord head{};
+  StoreLe<uint64_t>(head.data(), kTagMerge);
+  StoreLe<uint64_t>(head.data() + 8, ranges.size());
+  h.Update(head);
+  h.Update(ecreate);
+  for (const auto& d : ranges) h.Update(d);
+  return h.Finish();
+}
+
 }  // namespace confide::machine

@@ -19,7 +19,10 @@
 #include <cstdint>
 #include <optional>
 
+#include <span>
+
 #include "base/bytes.h"
+#include "crypto/sha256.h"
 #include "machine/secs.h"
 
 namespace confide::machine {
@@ -38,5 +41,34 @@ inline constexpr uint64_t kTagUnmeasured = 0x44525341454D4E55ull;  // "UNMEASRD"
 MeasurementRecord EcreateRecord(uint32_t ssa_frame_size, uint64_t size);
 MeasurementRecord EaddRecord(uint64_t offset, const SecInfo& secinfo);
 MeasurementRecord EextendRecord(uint64_t offset);
+
+// ---- Split measurement (EnTurbo, DAC'24) ---------------------------------
+//
+// SGX's MRENCLAVE is one SHA-256 chain, so it cannot be computed by several
+// threads. EnTurbo measures in parallel: the record stream after ECREATE is
+// cut into consecutive ranges, worker i hashes range i into its own shadow
+// measurement (a "Shadow Measurement Cache" entry) whose first block names
+// its range index (EnTurbo's HASH_DOM), and the merge hashes the ECREATE
+// record and the shadow digests in range order. The result depends only on
+// the stream and where it is cut, never on which worker finished first. It is
+// a different value from MRENCLAVE: a signer signs whichever the enclave's
+// start policy uses.
+//
+// Thread-safety: a ShadowMeasurement belongs to one worker at a time.
+class ShadowMeasurement {
+ public:
+  explicit ShadowMeasurement(uint32_t range_index);
+  void Eadd(uint64_t offset, const SecInfo& secinfo);
+  void Eextend(uint64_t offset, ByteSpan chunk);  // REQUIRES: chunk.size() == 256
+  crypto::Sha256Digest Finish();
+
+ private:
+  crypto::Sha256 hash_;
+};
+
+// The split measurement: SHA-256 of a tag, the ECREATE record and the shadow
+// digests in range order.
+crypto::Sha256Digest MergeShadowMeasurements(const MeasurementRecord& ecreate,
+                                             std::span<const crypto::Sha256Digest> ranges);
 
 }  // namespace confide::machine
