@@ -47,19 +47,29 @@ StatusOr<std::pair<EpcPage, EpcmEntry>> PrivatePage(Machine& m, EnclaveState& e,
   return std::make_pair(it->second, entry);
 }
 
-// Common start of EMODPR/EMODT: the page must be a valid page of an
-// initialized non-plugin enclave.
-StatusOr<std::pair<std::shared_ptr<EnclaveState>, EpcmEntry>> ModifiablePage(Machine& m,
-                                                                             EpcPage page,
-                                                                             Instruction i) {
+// The shared start of EMODPR and EMODT: a valid page, not SECS or VA, of an
+// initialized enclave that is not a plugin (PIE). On success the enclave is
+// locked and `entry` is read under that lock.
+struct PageChange {
+  std::shared_ptr<EnclaveState> enclave;
+  std::unique_lock<std::mutex> lock;
+  EpcmEntry entry;
+};
+
+StatusOr<PageChange> BeginPageChange(Machine& m, EpcPage page, Instruction i) {
   CONFIDE_ASSIGN_OR_RETURN(EpcmEntry entry, MachineOps::ReadEpcm(m, page));
   if (!entry.valid) return Pf(i, Epc::Address(page), PageName(page) + " is not valid");
   if (entry.type == PageType::kSecs || entry.type == PageType::kVa)
     return SgxErrorStatus(
         SgxError::kPageNotModifiable,
         fmt::format("{}: {} is a {}", Info(i).name, PageName(page), PageTypeName(entry.type)));
-  CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(m, entry.owner));
-  return std::make_pair(e, entry);
+  PageChange change;
+  CONFIDE_ASSIGN_OR_RETURN(change.enclave, MachineOps::LookupSecs(m, entry.owner));
+  change.lock = std::unique_lock(change.enclave->mu);
+  if (!change.enclave->initialized) return Gp(i, "enclave is not initialized");
+  if (change.enclave->kind == EnclaveKind::kPlugin) return Immutable(i);
+  CONFIDE_ASSIGN_OR_RETURN(change.entry, MachineOps::ReadEpcm(m, page));
+  return change;
 }
 
 }  // namespace
@@ -103,12 +113,9 @@ Status Machine::Emodpr(CoreId core, const SecInfo& secinfo, EpcPage page) {
   if (secinfo.reserved_bits_set()) return Gp(kI, "SECINFO reserved bits set");
   if ((secinfo.flags & secinfo::kW) && !(secinfo.flags & secinfo::kR))
     return Gp(kI, "SECINFO sets W without R");
-  CONFIDE_ASSIGN_OR_RETURN(auto found, ModifiablePage(*this, page, kI));
-  auto& [e, _] = found;
-  std::lock_guard lock(e->mu);
-  if (!e->initialized) return Gp(kI, "enclave is not initialized");
-  if (e->kind == EnclaveKind::kPlugin) return Immutable(kI);
-  CONFIDE_ASSIGN_OR_RETURN(EpcmEntry entry, MachineOps::ReadEpcm(*this, page));
+  CONFIDE_ASSIGN_OR_RETURN(PageChange change, BeginPageChange(*this, page, kI));
+  EnclaveState* e = change.enclave.get();
+  EpcmEntry& entry = change.entry;
   if (entry.type != PageType::kReg || entry.pending || entry.modified)
     return SgxErrorStatus(
         SgxError::kPageNotModifiable,
@@ -118,7 +125,7 @@ Status Machine::Emodpr(CoreId core, const SecInfo& secinfo, EpcPage page) {
   entry.pr = true;
   entry.epoch = e->epoch;
   MachineOps::WriteEpcm(*this, page, entry);
-  MachineOps::Charge(*this, *c, e.get(), kI);
+  MachineOps::Charge(*this, *c, e, kI);
   return OkStatus();
 }
 
@@ -130,12 +137,9 @@ Status Machine::Emodt(CoreId core, const SecInfo& secinfo, EpcPage page) {
   if (to != PageType::kTcs && to != PageType::kTrim)
     return Gp(kI, fmt::format("cannot change a page to {}", PageTypeName(to)));
   if (secinfo.perms() != 0) return Gp(kI, "SECINFO permissions must be 0");
-  CONFIDE_ASSIGN_OR_RETURN(auto found, ModifiablePage(*this, page, kI));
-  auto& [e, _] = found;
-  std::lock_guard lock(e->mu);
-  if (!e->initialized) return Gp(kI, "enclave is not initialized");
-  if (e->kind == EnclaveKind::kPlugin) return Immutable(kI);
-  CONFIDE_ASSIGN_OR_RETURN(EpcmEntry entry, MachineOps::ReadEpcm(*this, page));
+  CONFIDE_ASSIGN_OR_RETURN(PageChange change, BeginPageChange(*this, page, kI));
+  EnclaveState* e = change.enclave.get();
+  EpcmEntry& entry = change.entry;
   if ((entry.type != PageType::kReg && entry.type != PageType::kTcs) || entry.pending ||
       entry.modified || entry.pr)
     return SgxErrorStatus(SgxError::kPageNotModifiable,
@@ -148,7 +152,7 @@ Status Machine::Emodt(CoreId core, const SecInfo& secinfo, EpcPage page) {
   entry.modified = true;
   entry.epoch = e->epoch;
   MachineOps::WriteEpcm(*this, page, entry);
-  MachineOps::Charge(*this, *c, e.get(), kI);
+  MachineOps::Charge(*this, *c, e, kI);
   return OkStatus();
 }
 
