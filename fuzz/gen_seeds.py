@@ -134,7 +134,9 @@ R, W, X, PENDING, MODIFIED, PR = 1, 2, 4, 8, 16, 32
 sgx2 = [
     BUILD, HOST, 0, 0,
     EAUG, ANY, 0x00, 0x08, ANY, 0,  # EPC page 6 at 0x108000
+    EAUG, ANY, 0x00, 0x09, ANY, 0,  # EPC page 7 at 0x109000
     EENTER, 0, ANY,
+    EACCEPTCOPY, 0, R | W, PT_REG, 0x00, 0x09, 0x00, 0x00,  # copy of the page at 0x100000
     EACCEPT, 0, R | W | PENDING, PT_REG, 0x00, 0x08,
     WRITE, 0, 0x00, 0x08, 0x00, 32, 0, 0x11,
     EMODPE, 0, R | W | X, PT_REG, 0x00, 0x08,
@@ -148,7 +150,7 @@ sgx2 = [
     ETRACK, ANY, 0,
     EENTER, 0, ANY,
     EACCEPT, 0, MODIFIED, 4, 0x00, 0x08,
-    EACCEPTCOPY, 0, R | W, PT_REG, 0x00, 0x09, 0x00, 0x00,
+    READ, 0, 0x00, 0x09, 0x00, 0x00, 0x10,
     EEXIT, 0,
     EREMOVE, 6, 0,
 ]

@@ -18,7 +18,7 @@
 //
 // Program encoding: the input is a sequence of steps; each step is an opcode
 // byte (mod kOpCount, see enum Op) followed by that operation's argument bytes
-// (see Run()); a missing byte reads as 0. Argument kinds:
+// (see Harness::Step); a missing byte reads as 0. Argument kinds:
 //   core   b % 3 (core 2 does not exist), 0xff -> core 0xffffffff
 //   page   b < 0x80: EPC page b % (epc_pages + 2) (the last two are outside the
 //          EPC); b >= 0x80: the ((b & 0x7f) mod n)-th page of the n pages that
@@ -66,22 +66,46 @@ constexpr size_t kMaxSteps = 400;
 constexpr size_t kMaxBlobs = 8;
 
 enum Op : uint8_t {
-  kOpEcreate, kOpEadd, kOpEextend, kOpEinit, kOpEremove,
-  kOpEaug, kOpEaccept, kOpEacceptcopy, kOpEmodpr, kOpEmodpe, kOpEmodt,
-  kOpEpa, kOpEblock, kOpEtrack, kOpEwb, kOpEldu, kOpEldb,
-  kOpEreport, kOpEgetkey,
-  kOpEenter, kOpEexit, kOpAex, kOpEresume,
-  kOpEmap, kOpEunmap,
-  kOpRead, kOpWrite, kOpCopyOnWrite, kOpTranslate,
-  kOpBuild, kOpCorruptBlob,
+  kOpEcreate,
+  kOpEadd,
+  kOpEextend,
+  kOpEinit,
+  kOpEremove,
+  kOpEaug,
+  kOpEaccept,
+  kOpEacceptcopy,
+  kOpEmodpr,
+  kOpEmodpe,
+  kOpEmodt,
+  kOpEpa,
+  kOpEblock,
+  kOpEtrack,
+  kOpEwb,
+  kOpEldu,
+  kOpEldb,
+  kOpEreport,
+  kOpEgetkey,
+  kOpEenter,
+  kOpEexit,
+  kOpAex,
+  kOpEresume,
+  kOpEmap,
+  kOpEunmap,
+  kOpRead,
+  kOpWrite,
+  kOpCopyOnWrite,
+  kOpTranslate,
+  kOpBuild,
+  kOpCorruptBlob,
   kOpCount,
 };
 
 const char* const kOpNames[kOpCount] = {
-    "ECREATE", "EADD",   "EEXTEND", "EINIT",       "EREMOVE",   "EAUG",  "EACCEPT", "EACCEPTCOPY",
-    "EMODPR",  "EMODPE", "EMODT",   "EPA",         "EBLOCK",    "ETRACK", "EWB",    "ELDU",
-    "ELDB",    "EREPORT", "EGETKEY", "EENTER",     "EEXIT",     "AEX",   "ERESUME", "EMAP",
-    "EUNMAP",  "Read",   "Write",   "CopyOnWrite", "Translate", "Build", "CorruptBlob"};
+    "ECREATE",     "EADD",    "EEXTEND",    "EINIT",   "EREMOVE", "EAUG",   "EACCEPT",
+    "EACCEPTCOPY", "EMODPR",  "EMODPE",     "EMODT",   "EPA",     "EBLOCK", "ETRACK",
+    "EWB",         "ELDU",    "ELDB",       "EREPORT", "EGETKEY", "EENTER", "EEXIT",
+    "AEX",         "ERESUME", "EMAP",       "EUNMAP",  "Read",    "Write",  "CopyOnWrite",
+    "Translate",   "Build",   "CorruptBlob"};
 
 constexpr std::array<uint64_t, 11> kBases = {
     0x100000,  // 0: host T0 (1 MiB)
@@ -96,7 +120,7 @@ constexpr std::array<uint64_t, 11> kBases = {
     0x0,       // 9
     0x1ff000,  // 10: last page of host@0x100000
 };
-constexpr std::array<uint64_t, 8> kMisalign = {0x1, 0x80, 0x100, 0x7ff,
+constexpr std::array<uint64_t, 8> kMisalign = {0x1,   0x80,  0x100,     0x7ff,
                                                0x800, 0xfff, 0x1000000, 0x8000000000000000};
 
 [[noreturn]] void Violation(size_t step, int op, const std::string& what) {
@@ -325,11 +349,21 @@ class Harness {
       const EpcmEntry e = m_.Epcm(p);
       bool ok = false;
       switch (want) {
-        case Want::kAny: ok = e.valid; break;
-        case Want::kFree: ok = !e.valid; break;
-        case Want::kSecs: ok = e.valid && e.type == PageType::kSecs; break;
-        case Want::kTcs: ok = e.valid && e.type == PageType::kTcs; break;
-        case Want::kVa: ok = e.valid && e.type == PageType::kVa; break;
+        case Want::kAny:
+          ok = e.valid;
+          break;
+        case Want::kFree:
+          ok = !e.valid;
+          break;
+        case Want::kSecs:
+          ok = e.valid && e.type == PageType::kSecs;
+          break;
+        case Want::kTcs:
+          ok = e.valid && e.type == PageType::kTcs;
+          break;
+        case Want::kVa:
+          ok = e.valid && e.type == PageType::kVa;
+          break;
       }
       if (ok) fit.push_back(p);
     }
@@ -380,14 +414,29 @@ class Harness {
     s.ssa_frame_size = t.ssa_frame_size;
     s.attributes = kAttributes;
     switch (attr_sel % 8) {
-      case 1: s.attributes.flags |= attr::kDebug; break;
-      case 2: s.attributes.flags = 0; break;  // 32-bit
-      case 3: s.attributes.flags |= 1u << 3; break;  // reserved: #GP
-      case 4: s.attributes.xfrm = 0x1; break;        // no SSE: #GP
-      case 5: s.attributes.xfrm = 0x7; break;
-      case 6: s.attributes.flags |= attr::kProvisionKey | attr::kEinitTokenKey; break;
-      case 7: s.misc_select = 1; break;
-      default: break;
+      case 1:
+        s.attributes.flags |= attr::kDebug;
+        break;
+      case 2:
+        s.attributes.flags = 0;
+        break;  // 32-bit
+      case 3:
+        s.attributes.flags |= 1u << 3;
+        break;  // reserved: #GP
+      case 4:
+        s.attributes.xfrm = 0x1;
+        break;  // no SSE: #GP
+      case 5:
+        s.attributes.xfrm = 0x7;
+        break;
+      case 6:
+        s.attributes.flags |= attr::kProvisionKey | attr::kEinitTokenKey;
+        break;
+      case 7:
+        s.misc_select = 1;
+        break;
+      default:
+        break;
     }
     return s;
   }
@@ -435,11 +484,20 @@ class Harness {
           case 0:
             if (auto* t = TemplateContent(addr)) src = *t;
             break;
-          case 1: break;
-          case 2: src = g->tcs_host; break;
-          case 3: src = g->tcs_tiny; break;
-          case 4: src = g->tcs_bad; break;
-          case 5: src.fill(in.Byte()); break;
+          case 1:
+            break;
+          case 2:
+            src = g->tcs_host;
+            break;
+          case 3:
+            src = g->tcs_tiny;
+            break;
+          case 4:
+            src = g->tcs_bad;
+            break;
+          case 5:
+            src.fill(in.Byte());
+            break;
         }
         // A short source is a #GP too.
         const ByteSpan span = content == 0xff ? ByteSpan(src).first(100) : ByteSpan(src);
@@ -663,11 +721,21 @@ class Harness {
         if (blobs_.empty()) break;
         EvictedPage& b = blobs_[bi % blobs_.size()].page;
         switch (field % 5) {
-          case 0: b.ciphertext[pos * 16 % kPageSize] ^= x; break;
-          case 1: b.mac[pos % b.mac.size()] ^= x; break;
-          case 2: b.linaddr ^= uint64_t{x} << (8 * (pos % 8)); break;
-          case 3: b.secinfo.flags ^= uint64_t{x} << (8 * (pos % 8)); break;
-          case 4: b.enclave_id ^= x; break;
+          case 0:
+            b.ciphertext[pos * 16 % kPageSize] ^= x;
+            break;
+          case 1:
+            b.mac[pos % b.mac.size()] ^= x;
+            break;
+          case 2:
+            b.linaddr ^= uint64_t{x} << (8 * (pos % 8));
+            break;
+          case 3:
+            b.secinfo.flags ^= uint64_t{x} << (8 * (pos % 8));
+            break;
+          case 4:
+            b.enclave_id ^= x;
+            break;
         }
         break;
       }
@@ -734,7 +802,8 @@ class Harness {
       if (e.type == PageType::kSecs) {
         if (e.owner != p) Violation(step_, op_, "SECS page does not own itself");
         auto secs = m_.SecsOf(p);
-        if (!secs.ok()) Violation(step_, op_, "valid SECS page has no enclave: " + secs.status().ToString());
+        if (!secs.ok())
+          Violation(step_, op_, "valid SECS page has no enclave: " + secs.status().ToString());
         live[p] = *secs;
       }
     }

@@ -29,7 +29,8 @@ void Check(ByteSpan input) {
   if (!parsed.ok()) {
     if (parsed.error().code != confide::ErrorCode::kInvalidArgument)
       Violation("Parse failed with a code other than InvalidArgument");
-    if (input.size() == kSigstructSize && parsed.error().message.find("reserved") == std::string::npos)
+    if (input.size() == kSigstructSize &&
+        parsed.error().message.find("reserved") == std::string::npos)
       Violation("Parse rejected a 1808-byte input for a reason other than a reserved field");
     return;
   }
