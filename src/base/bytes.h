@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -25,18 +26,22 @@ using MutableByteSpan = std::span<uint8_t>;
 
 inline constexpr size_t kPageSize = 4096;
 
+// x86-64 is little-endian, so a field is one unaligned load or store; the
+// measurement records of every EADD/EEXTEND are built with these.
+static_assert(std::endian::native == std::endian::little, "confide assumes a little-endian host");
+
 template <typename T>
 inline T LoadLe(const uint8_t* p) {
   static_assert(std::is_unsigned_v<T>);
-  T v = 0;
-  for (size_t i = 0; i < sizeof(T); ++i) v |= static_cast<T>(p[i]) << (8 * i);
+  T v;
+  std::memcpy(&v, p, sizeof v);
   return v;
 }
 
 template <typename T>
 inline void StoreLe(uint8_t* p, T v) {
   static_assert(std::is_unsigned_v<T>);
-  for (size_t i = 0; i < sizeof(T); ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+  std::memcpy(p, &v, sizeof v);
 }
 
 // Lower-case hex of `data`.

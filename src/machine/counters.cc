@@ -40,20 +40,13 @@ std::string CounterSnapshot::Breakdown(double frequency_hz) const {
   return out;
 }
 
-void MachineCounters::Add(uint64_t PageEvents::*field, uint64_t n) {
-  for (size_t i = 0; i < kPageEventCount; ++i)
-    if (kPageEventFields[i] == field) events_[i].fetch_add(n, std::memory_order_relaxed);
-}
-
-CounterSnapshot MachineCounters::Snapshot() const {
-  CounterSnapshot s;
+void CoreCounters::AddTo(CounterSnapshot* sum) const {
   for (size_t i = 0; i < kInstructionCount; ++i) {
-    s.count[i] = count_[i].load(std::memory_order_relaxed);
-    s.cycles[i] = cycles_[i].load(std::memory_order_relaxed);
+    sum->count[i] += count_[i].load(std::memory_order_relaxed);
+    sum->cycles[i] += cycles_[i].load(std::memory_order_relaxed);
   }
   for (size_t i = 0; i < kPageEventCount; ++i)
-    s.events.*kPageEventFields[i] = events_[i].load(std::memory_order_relaxed);
-  return s;
+    sum->events.*kPageEventFields[i] += events_[i].load(std::memory_order_relaxed);
 }
 
 }  // namespace confide::machine

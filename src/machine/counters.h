@@ -2,8 +2,8 @@
 // kind, and page events, per enclave and per machine.
 //
 // Thread-safety: EnclaveStats is guarded by its enclave's lock (callers get
-// copies); MachineCounters is lock-free (relaxed atomics) and Snapshot() may
-// run concurrently with instructions.
+// copies); CoreCounters are written by their core's thread only and may be
+// read by any thread while instructions run.
 #pragma once
 
 #include <array>
@@ -54,16 +54,23 @@ struct CounterSnapshot {
   std::string Breakdown(double frequency_hz) const;
 };
 
-class MachineCounters {
+// One logical core's counters. Only the thread driving the core writes them,
+// with a relaxed load and store (no locked read-modify-write: counting must
+// cost next to nothing beside the instruction); any thread may read them.
+class CoreCounters {
  public:
   void CountInstruction(Instruction i, uint64_t cycles) {
-    count_[static_cast<size_t>(i)].fetch_add(1, std::memory_order_relaxed);
-    cycles_[static_cast<size_t>(i)].fetch_add(cycles, std::memory_order_relaxed);
+    Bump(count_[static_cast<size_t>(i)], 1);
+    Bump(cycles_[static_cast<size_t>(i)], cycles);
   }
-  void Add(uint64_t PageEvents::*field, uint64_t n = 1);
-  CounterSnapshot Snapshot() const;
+  void CountEvent(size_t event_index) { Bump(events_[event_index], 1); }
+  // Adds this core's counters into `sum`.
+  void AddTo(CounterSnapshot* sum) const;
 
  private:
+  static void Bump(std::atomic<uint64_t>& a, uint64_t n) {
+    a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   std::array<std::atomic<uint64_t>, kInstructionCount> count_{};
   std::array<std::atomic<uint64_t>, kInstructionCount> cycles_{};
   std::array<std::atomic<uint64_t>, kPageEventCount> events_{};  // by kPageEventFields index

@@ -95,7 +95,7 @@ Status Machine::Eadd(CoreId core, EpcPage secs_page, uint64_t linaddr, const Sec
   if (linaddr % kPageSize)
     return Gp(kI, fmt::format("linear address 0x{:x} not page aligned", linaddr));
 
-  CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(*this, secs_page));
+  CONFIDE_ASSIGN_OR_RETURN(EnclaveState * e, MachineOps::LookupSecs(*this, *c, secs_page));
   std::lock_guard lock(e->mu);
   if (e->removed) return Pf(kI, Epc::Address(secs_page), "SECS was removed");
   if (e->initialized) return Gp(kI, "enclave is already initialized (SECS.ATTRIBUTES.INIT = 1)");
@@ -126,14 +126,13 @@ Status Machine::Eadd(CoreId core, EpcPage secs_page, uint64_t linaddr, const Sec
 
   std::copy(src.begin(), src.end(), epc_.mutable_bytes(page).begin());
   e->kind = kind;
-  e->pages[linaddr] = page;
+  e->InsertPage(linaddr, page);
   e->children++;
   if (type == PageType::kTcs) e->tcs[page] = TcsState{false, 0, tcs.nssa, tcs.oentry};
   // The measured SECINFO is the one given, not the masked EPCM permissions.
   e->measurement.Update(EaddRecord(linaddr - e->secs.base_addr, secinfo));
-  e->stats.events.pages_added++;
-  counters_.Add(&PageEvents::pages_added);
-  MachineOps::Charge(*this, *c, e.get(), kI);
+  MachineOps::CountEvent(*c, *e, &PageEvents::pages_added);
+  MachineOps::Charge(*this, *c, e, kI);
   return OkStatus();
 }
 
@@ -142,27 +141,25 @@ Status Machine::Eextend(CoreId core, EpcPage secs_page, uint64_t linaddr) {
   CONFIDE_ASSIGN_OR_RETURN(Core * c, MachineOps::EnclsCore(*this, core, kI));
   if (linaddr % kEextendChunkSize)
     return Gp(kI, fmt::format("address 0x{:x} is not 256-byte aligned", linaddr));
-  CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(*this, secs_page));
+  CONFIDE_ASSIGN_OR_RETURN(EnclaveState * e, MachineOps::LookupSecs(*this, *c, secs_page));
   std::lock_guard lock(e->mu);
   if (e->removed) return Pf(kI, Epc::Address(secs_page), "SECS was removed");
   const uint64_t page_addr = linaddr & ~uint64_t{kPageSize - 1};
-  auto it = e->pages.find(page_addr);
-  if (it == e->pages.end())
-    return Pf(kI, linaddr, fmt::format("no page of this enclave at 0x{:x}", page_addr));
+  const std::optional<EpcPage> page = e->FindPage(page_addr);
+  if (!page) return Pf(kI, linaddr, fmt::format("no page of this enclave at 0x{:x}", page_addr));
   if (e->initialized) return Gp(kI, "enclave is already initialized");
-  const ByteSpan chunk = epc_.bytes(it->second).subspan(linaddr - page_addr, kEextendChunkSize);
+  const ByteSpan chunk = epc_.bytes(*page).subspan(linaddr - page_addr, kEextendChunkSize);
   e->measurement.Update(EextendRecord(linaddr - e->secs.base_addr));
   e->measurement.Update(chunk);
-  e->stats.events.chunks_measured++;
-  counters_.Add(&PageEvents::chunks_measured);
-  MachineOps::Charge(*this, *c, e.get(), kI);
+  MachineOps::CountEvent(*c, *e, &PageEvents::chunks_measured);
+  MachineOps::Charge(*this, *c, e, kI);
   return OkStatus();
 }
 
 Status Machine::Einit(CoreId core, EpcPage secs_page, const Sigstruct& sig) {
   constexpr Instruction kI = Instruction::kEinit;
   CONFIDE_ASSIGN_OR_RETURN(Core * c, MachineOps::EnclsCore(*this, core, kI));
-  CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(*this, secs_page));
+  CONFIDE_ASSIGN_OR_RETURN(EnclaveState * e, MachineOps::LookupSecs(*this, *c, secs_page));
   std::lock_guard lock(e->mu);
   if (e->removed) return Pf(kI, Epc::Address(secs_page), "SECS was removed");
   if (e->initialized) return Gp(kI, "enclave is already initialized");
@@ -198,7 +195,7 @@ Status Machine::Einit(CoreId core, EpcPage secs_page, const Sigstruct& sig) {
   e->secs.attributes.flags |= attr::kInit;
   e->initialized = true;
   if (e->kind == EnclaveKind::kUndecided) e->kind = EnclaveKind::kHost;
-  MachineOps::Charge(*this, *c, e.get(), kI);
+  MachineOps::Charge(*this, *c, e, kI);
   return OkStatus();
 }
 
@@ -216,7 +213,7 @@ Status Machine::Eremove(CoreId core, EpcPage page) {
     MachineOps::Charge(*this, *c, nullptr, kI);
     return OkStatus();
   }
-  CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(*this, entry.owner));
+  CONFIDE_ASSIGN_OR_RETURN(EnclaveState * e, MachineOps::LookupSecs(*this, *c, entry.owner));
   std::lock_guard lock(e->mu);
   if (entry.type == PageType::kSecs) {
     if (e->children > 0)
@@ -230,7 +227,7 @@ Status Machine::Eremove(CoreId core, EpcPage page) {
       return SgxErrorStatus(SgxError::kPluginMapped,
                             fmt::format("EREMOVE: plugin is mapped by {} hosts", e->mapped_by));
     e->removed = true;
-    MachineOps::Charge(*this, *c, e.get(), kI);
+    MachineOps::Charge(*this, *c, e, kI);
     MachineOps::UnregisterSecs(*this, page);
     MachineOps::ReleasePage(*this, page);
     return OkStatus();
@@ -243,15 +240,14 @@ Status Machine::Eremove(CoreId core, EpcPage page) {
         SgxError::kPluginMapped,
         fmt::format("EREMOVE: plugin page while {} hosts map the plugin", e->mapped_by));
   if (e->kind == EnclaveKind::kPlugin) e->plugin_torn = true;
-  e->pages.erase(entry.linaddr);
+  e->ErasePage(entry.linaddr);
   e->tcs.erase(page);
   e->children--;
-  e->stats.events.pages_removed++;
-  counters_.Add(&PageEvents::pages_removed);
+  MachineOps::CountEvent(*c, *e, &PageEvents::pages_removed);
   // Scrub the page: the next owner must not see this enclave's bytes.
   std::fill_n(epc_.mutable_bytes(page).begin(), kPageSize, 0);
   MachineOps::ReleasePage(*this, page);
-  MachineOps::Charge(*this, *c, e.get(), kI);
+  MachineOps::Charge(*this, *c, e, kI);
   return OkStatus();
 }
 

@@ -79,7 +79,7 @@ Status Machine::Eaug(CoreId core, EpcPage secs_page, uint64_t linaddr, EpcPage p
   CONFIDE_ASSIGN_OR_RETURN(Core * c, MachineOps::EnclsCore(*this, core, kI));
   if (linaddr % kPageSize)
     return Gp(kI, fmt::format("linear address 0x{:x} not page aligned", linaddr));
-  CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(*this, secs_page));
+  CONFIDE_ASSIGN_OR_RETURN(EnclaveState * e, MachineOps::LookupSecs(*this, *c, secs_page));
   std::lock_guard lock(e->mu);
   if (e->removed) return Pf(kI, Epc::Address(secs_page), "SECS was removed");
   if (!e->initialized) return Gp(kI, "enclave is not initialized");
@@ -99,11 +99,10 @@ Status Machine::Eaug(CoreId core, EpcPage secs_page, uint64_t linaddr, EpcPage p
   entry.owner = secs_page;
   CONFIDE_RETURN_IF_ERROR(MachineOps::ClaimPage(*this, page, entry, kI));
   std::fill_n(epc_.mutable_bytes(page).begin(), kPageSize, 0);
-  e->pages[linaddr] = page;
+  e->InsertPage(linaddr, page);
   e->children++;
-  e->stats.events.pages_augmented++;
-  counters_.Add(&PageEvents::pages_augmented);
-  MachineOps::Charge(*this, *c, e.get(), kI);
+  MachineOps::CountEvent(*c, *e, &PageEvents::pages_augmented);
+  MachineOps::Charge(*this, *c, e, kI);
   return OkStatus();
 }
 
@@ -225,8 +224,7 @@ Status Machine::Eacceptcopy(CoreId core, const SecInfo& secinfo, uint64_t dest, 
   entry.perms = secinfo.perms();
   MachineOps::WriteEpcm(*this, page, entry);
   if (from.shared) {
-    e.stats.events.cow_copies++;
-    counters_.Add(&PageEvents::cow_copies);
+    MachineOps::CountEvent(*c, e, &PageEvents::cow_copies);
   }
   MachineOps::Charge(*this, *c, &e, kI);
   return OkStatus();

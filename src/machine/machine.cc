@@ -81,7 +81,11 @@ void Machine::SetCoreCycles(CoreId core, uint64_t cycles) {
   if (Core* c = MachineOps::CoreAt(*this, core)) c->cycles.store(cycles, std::memory_order_relaxed);
 }
 
-CounterSnapshot Machine::Counters() const { return counters_.Snapshot(); }
+CounterSnapshot Machine::Counters() const {
+  CounterSnapshot sum;
+  for (const auto& core : cores_) core->counters.AddTo(&sum);
+  return sum;
+}
 
 std::optional<EpcPage> Machine::CurrentEnclave(CoreId core) const {
   const Core* c = MachineOps::CoreAt(*this, core);
@@ -103,6 +107,14 @@ StatusOr<std::shared_ptr<EnclaveState>> MachineOps::LookupSecs(const Machine& m,
 
 StatusOr<std::shared_ptr<EnclaveState>> MachineOps::LookupSecs(Machine& m, EpcPage secs) {
   return LookupSecs(static_cast<const Machine&>(m), secs);
+}
+
+StatusOr<EnclaveState*> MachineOps::LookupSecs(Machine& m, Machine::Core& c, EpcPage secs) {
+  if (c.last_secs && c.last_secs_page == secs && !c.last_secs->removed.load())
+    return c.last_secs.get();
+  CONFIDE_ASSIGN_OR_RETURN(c.last_secs, LookupSecs(m, secs));
+  c.last_secs_page = secs;
+  return c.last_secs.get();
 }
 
 void MachineOps::RegisterSecs(Machine& m, EpcPage secs, std::shared_ptr<EnclaveState> e) {
@@ -157,7 +169,7 @@ void MachineOps::Charge(Machine& m, Machine::Core& c, EnclaveState* e, Instructi
     e->stats.count[static_cast<size_t>(i)]++;
     e->stats.cycles[static_cast<size_t>(i)] += cost;
   }
-  m.counters_.CountInstruction(i, cost);
+  c.counters.CountInstruction(i, cost);
 }
 
 Status MachineOps::ClaimPage(Machine& m, EpcPage p, const EpcmEntry& entry, Instruction i) {
@@ -193,7 +205,11 @@ void MachineOps::WriteEpcm(Machine& m, EpcPage p, const EpcmEntry& entry) {
 }
 
 Epc& MachineOps::EpcOf(Machine& m) { return m.epc_; }
-MachineCounters& MachineOps::CountersOf(Machine& m) { return m.counters_; }
+void MachineOps::CountEvent(Machine::Core& c, EnclaveState& e, uint64_t PageEvents::*event) {
+  e.stats.events.*event += 1;
+  for (size_t i = 0; i < kPageEventCount; ++i)
+    if (kPageEventFields[i] == event) c.counters.CountEvent(i);
+}
 uint64_t MachineOps::NextVersion(Machine& m) { return m.next_version_.fetch_add(1); }
 uint64_t MachineOps::NextEnclaveId(Machine& m) { return m.next_enclave_id_.fetch_add(1); }
 const crypto::Aes128Key& MachineOps::PagingKey(const Machine& m) { return m.paging_key_; }

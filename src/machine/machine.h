@@ -195,7 +195,6 @@ class Machine {
   MachineConfig config_;
   Epc epc_;
   std::vector<std::unique_ptr<Core>> cores_;
-  MachineCounters counters_;
   // Secrets of this "CPU": paging key for EWB/ELDU, root of key derivation.
   crypto::Aes128Key paging_key_{};
   std::array<uint8_t, 32> root_secret_{};

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include "machine/machine.h"
@@ -49,10 +50,10 @@ struct EnclaveState {
   Secs secs;
   crypto::Sha256 measurement;  // MRENCLAVE in progress until EINIT
   bool initialized = false;
-  bool removed = false;  // SECS EREMOVEd; handles still held are dead
+  std::atomic<bool> removed{false};  // SECS EREMOVEd; handles still held are dead
   EnclaveKind kind = EnclaveKind::kUndecided;
   bool plugin_torn = false;                    // a page of this plugin was EREMOVEd (PIE §IV-E)
-  std::map<uint64_t, EpcPage> pages;           // resident pages by linear address
+  std::map<uint64_t, EpcPage> pages;           // resident pages by linear address (see below)
   std::set<uint64_t> evicted;                  // linear addresses of pages out by EWB
   uint32_t children = 0;                       // resident EPC pages owned, SECS excluded
   std::map<uint64_t, PluginMapping> mappings;  // host: mapped plugins by base
@@ -67,10 +68,45 @@ struct EnclaveState {
   bool Contains(uint64_t linaddr) const {
     return linaddr >= secs.base_addr && linaddr - secs.base_addr < secs.size;
   }
+
+  // `pages` is changed only through these, which keep a one-entry cache of
+  // the last page found: EEXTEND looks up the page EADD just added 16 times
+  // in a row, and a tree walk per lookup would cost more than the hashing.
+  std::optional<EpcPage> FindPage(uint64_t page_addr) {
+    if (page_addr == cached_addr_) return cached_page_;
+    auto it = pages.find(page_addr);
+    if (it == pages.end()) return std::nullopt;
+    cached_addr_ = page_addr;
+    cached_page_ = it->second;
+    return it->second;
+  }
+  void InsertPage(uint64_t page_addr, EpcPage page) {
+    // Loaders add pages in ascending order: appending with a hint skips the
+    // walk down a tree that, for a large enclave, is mostly out of cache.
+    if (pages.empty() || page_addr > pages.rbegin()->first)
+      pages.emplace_hint(pages.end(), page_addr, page);
+    else
+      pages[page_addr] = page;
+    cached_addr_ = page_addr;
+    cached_page_ = page;
+  }
+  void ErasePage(uint64_t page_addr) {
+    pages.erase(page_addr);
+    if (cached_addr_ == page_addr) cached_addr_ = kNoPage;
+  }
+
+ private:
+  static constexpr uint64_t kNoPage = ~uint64_t{0};  // never page aligned
+  uint64_t cached_addr_ = kNoPage;
+  EpcPage cached_page_ = 0;
 };
 
 struct Machine::Core {
   std::atomic<uint64_t> cycles{0};
+  CoreCounters counters;
+  // One-entry cache of the last SECS this core looked up (MachineOps::LookupSecs).
+  std::shared_ptr<EnclaveState> last_secs;
+  EpcPage last_secs_page = 0;
   // Enclave mode: set by EENTER/ERESUME, cleared by EEXIT/AEX.
   std::shared_ptr<EnclaveState> enclave;
   EpcPage tcs = 0;
@@ -87,6 +123,11 @@ class MachineOps {
   // Takes epcm_mu. REQUIRES: not holding epcm_mu.
   static StatusOr<std::shared_ptr<EnclaveState>> LookupSecs(Machine& m, EpcPage secs);
   static StatusOr<std::shared_ptr<EnclaveState>> LookupSecs(const Machine& m, EpcPage secs);
+  // The same through a one-entry cache on the core: the OS drives one enclave
+  // at a time on a core, so a run of EADD/EEXTEND costs one table lookup. The
+  // pointer stays valid until the next LookupSecs on this core (the core holds
+  // a reference); a removed SECS is never returned from the cache.
+  static StatusOr<EnclaveState*> LookupSecs(Machine& m, Machine::Core& c, EpcPage secs);
   static void RegisterSecs(Machine& m, EpcPage secs, std::shared_ptr<EnclaveState> e);
   static void UnregisterSecs(Machine& m, EpcPage secs);
   // The core, or nullptr if `core` is out of range.
@@ -110,7 +151,9 @@ class MachineOps {
   static StatusOr<EpcmEntry> ReadEpcm(const Machine& m, EpcPage p);
   static void WriteEpcm(Machine& m, EpcPage p, const EpcmEntry& entry);
   static Epc& EpcOf(Machine& m);
-  static MachineCounters& CountersOf(Machine& m);
+  // Counts a page event for the enclave and the core.
+  // REQUIRES: holding e.mu.
+  static void CountEvent(Machine::Core& c, EnclaveState& e, uint64_t PageEvents::*event);
   static uint64_t NextVersion(Machine& m);
   static uint64_t NextEnclaveId(Machine& m);
   static const crypto::Aes128Key& PagingKey(const Machine& m);

@@ -106,7 +106,7 @@ Status Machine::Eblock(CoreId core, EpcPage page) {
   if (entry.type == PageType::kSecs || entry.type == PageType::kVa)
     return SgxErrorStatus(SgxError::kNotBlockable, fmt::format("EBLOCK: {} is {}", PageName(page),
                                                                PageTypeName(entry.type)));
-  CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(*this, entry.owner));
+  CONFIDE_ASSIGN_OR_RETURN(EnclaveState * e, MachineOps::LookupSecs(*this, *c, entry.owner));
   std::lock_guard lock(e->mu);
   CONFIDE_ASSIGN_OR_RETURN(entry, MachineOps::ReadEpcm(*this, page));
   CONFIDE_RETURN_IF_ERROR(CheckNotPinned(*e, entry, kI));
@@ -115,20 +115,20 @@ Status Machine::Eblock(CoreId core, EpcPage page) {
   entry.blocked = true;
   entry.epoch = e->epoch;
   MachineOps::WriteEpcm(*this, page, entry);
-  MachineOps::Charge(*this, *c, e.get(), kI);
+  MachineOps::Charge(*this, *c, e, kI);
   return OkStatus();
 }
 
 Status Machine::Etrack(CoreId core, EpcPage secs_page) {
   constexpr Instruction kI = Instruction::kEtrack;
   CONFIDE_ASSIGN_OR_RETURN(Core * c, MachineOps::EnclsCore(*this, core, kI));
-  CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(*this, secs_page));
+  CONFIDE_ASSIGN_OR_RETURN(EnclaveState * e, MachineOps::LookupSecs(*this, *c, secs_page));
   std::lock_guard lock(e->mu);
   if (!e->inside_epochs.empty() && *e->inside_epochs.begin() < e->epoch)
     return SgxErrorStatus(SgxError::kPrevTrkIncmpl,
                           "ETRACK: threads from before the previous ETRACK are still inside");
   e->epoch++;
-  MachineOps::Charge(*this, *c, e.get(), kI);
+  MachineOps::Charge(*this, *c, e, kI);
   return OkStatus();
 }
 
@@ -146,7 +146,7 @@ StatusOr<EvictedPage> Machine::Ewb(CoreId core, EpcPage page, EpcPage va_page, u
                             fmt::format("EWB: SECS still has {} resident pages", s->children));
     return UnimplementedError("EWB of a SECS page is not modeled");
   }
-  CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(*this, entry.owner));
+  CONFIDE_ASSIGN_OR_RETURN(EnclaveState * e, MachineOps::LookupSecs(*this, *c, entry.owner));
   std::lock_guard lock(e->mu);
   CONFIDE_ASSIGN_OR_RETURN(entry, MachineOps::ReadEpcm(*this, page));
   CONFIDE_RETURN_IF_ERROR(CheckNotPinned(*e, entry, kI));
@@ -177,14 +177,13 @@ StatusOr<EvictedPage> Machine::Ewb(CoreId core, EpcPage page, EpcPage va_page, u
     if (entry.type == PageType::kTcs) e->evicted_tcs[entry.linaddr] = t->second;
     e->tcs.erase(t);
   }
-  e->pages.erase(entry.linaddr);
+  e->ErasePage(entry.linaddr);
   e->evicted.insert(entry.linaddr);
   e->children--;
   std::fill_n(epc_.mutable_bytes(page).begin(), kPageSize, 0);
   MachineOps::ReleasePage(*this, page);
-  e->stats.events.pages_evicted++;
-  counters_.Add(&PageEvents::pages_evicted);
-  MachineOps::Charge(*this, *c, e.get(), kI);
+  MachineOps::CountEvent(*c, *e, &PageEvents::pages_evicted);
+  MachineOps::Charge(*this, *c, e, kI);
   return out;
 }
 
@@ -196,7 +195,7 @@ Status LoadBack(Machine& m, Machine::Core& c, Instruction kI, const EvictedPage&
   CONFIDE_ASSIGN_OR_RETURN(EpcmEntry dest, MachineOps::ReadEpcm(m, page));
   if (dest.valid) return Pf(kI, Epc::Address(page), PageName(page) + " is in use");
   if (blob.secinfo.reserved_bits_set()) return Gp(kI, "PCMD.SECINFO reserved bits set");
-  CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(m, secs_page));
+  CONFIDE_ASSIGN_OR_RETURN(EnclaveState * e, MachineOps::LookupSecs(m, c, secs_page));
   std::lock_guard lock(e->mu);
   if (e->removed) return Pf(kI, Epc::Address(secs_page), "SECS was removed");
   CONFIDE_ASSIGN_OR_RETURN(uint8_t * slot, VaSlot(m, va_page, va_slot, kI));
@@ -232,12 +231,11 @@ Status LoadBack(Machine& m, Machine::Core& c, Instruction kI, const EvictedPage&
     if (entry.type == PageType::kTcs) e->tcs[page] = t->second;
     e->evicted_tcs.erase(t);
   }
-  e->pages[blob.linaddr] = page;
+  e->InsertPage(blob.linaddr, page);
   e->evicted.erase(blob.linaddr);
   e->children++;
-  e->stats.events.pages_reloaded++;
-  MachineOps::CountersOf(m).Add(&PageEvents::pages_reloaded);
-  MachineOps::Charge(m, c, e.get(), kI);
+  MachineOps::CountEvent(c, *e, &PageEvents::pages_reloaded);
+  MachineOps::Charge(m, c, e, kI);
   return OkStatus();
 }
 
