@@ -72,10 +72,14 @@ std::vector<std::string> CostProfile::BuiltinNames() {
 }
 
 CostProfile CostProfile::Default() {
-  auto p = Builtin("pie-xeon-e3");
-  // The built-in text is checked by tests; failing here is a build defect.
-  if (!p.ok()) std::abort();
-  return *p;
+  // Parsed once: every default MachineConfig starts from it.
+  static const CostProfile kDefault = [] {
+    auto p = Builtin("pie-xeon-e3");
+    // The built-in text is checked by tests; failing here is a build defect.
+    if (!p.ok()) std::abort();
+    return *p;
+  }();
+  return kDefault;
 }
 
 }  // namespace confide::machine

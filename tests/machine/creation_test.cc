@@ -85,6 +85,8 @@ struct SecsCase {
   const char* name;
   std::function<void(Secs&)> mutate;
 };
+// gtest prints a parameter in the test's name: print the case's name, not its bytes.
+void PrintTo(const SecsCase& c, std::ostream* os) { *os << c.name; }
 
 class EcreateGpTest : public MachineTest, public ::testing::WithParamInterface<SecsCase> {};
 
@@ -195,6 +197,8 @@ struct EaddCase {
   size_t src_size = kPageSize;
   std::function<void(Page&)> mutate_src = nullptr;
 };
+// gtest prints a parameter in the test's name: print the case's name, not its bytes.
+void PrintTo(const EaddCase& c, std::ostream* os) { *os << c.name; }
 
 class EaddGpTest : public CreationTest, public ::testing::WithParamInterface<EaddCase> {};
 
@@ -405,6 +409,8 @@ struct EinitCase {
   SgxError want;
   BuildOptions build = {.init = false};
 };
+// gtest prints a parameter in the test's name: print the case's name, not its bytes.
+void PrintTo(const EinitCase& c, std::ostream* os) { *os << c.name; }
 
 class EinitFailTest : public CreationTest, public ::testing::WithParamInterface<EinitCase> {};
 

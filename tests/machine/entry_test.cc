@@ -160,6 +160,8 @@ struct LeafCase {
   const char* name;
   std::function<Status(const LeafEnv&, CoreId)> run;
 };
+// gtest prints a parameter in the test's name: print the case's name, not its bytes.
+void PrintTo(const LeafCase& c, std::ostream* os) { *os << c.name; }
 
 const SecInfo kRegRw = SecInfo::Make(PageType::kReg, secinfo::kR | secinfo::kW);
 
