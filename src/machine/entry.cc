@@ -48,18 +48,7 @@ void Leave(Machine::Core& c, EnclaveState& e) {
 }  // namespace
 
 Status Machine::Eenter(CoreId core, EpcPage tcs) {
-  constexpr Instruction kI = Instruction::kEenter;
-  Core* c = MachineOps::CoreAt(*this, core);
-  if (!c) return Gp(kI, fmt::format("no logical core {}", core));
-  CONFIDE_ASSIGN_OR_RETURN(auto e, TcsEnclave(*this, *c, tcs, kI));
-  std::lock_guard lock(e->mu);
-  if (!e->initialized) return Gp(kI, "enclave is not initialized");
-  TcsState& t = e->tcs[tcs];
-  if (t.busy) return Gp(kI, "TCS is busy");
-  if (t.cssa >= t.nssa) return Gp(kI, "TCS.CSSA = NSSA: no free SSA frame");
-  Enter(*c, e, tcs);
-  MachineOps::Charge(*this, *c, e.get(), kI);
-  return OkStatus();
+  return MachineOps::EnterTcs(*this, core, tcs, Instruction::kEenter);
 }
 
 Status Machine::Eexit(CoreId core) {
@@ -85,17 +74,27 @@ Status Machine::Aex(CoreId core) {
 }
 
 Status Machine::Eresume(CoreId core, EpcPage tcs) {
-  constexpr Instruction kI = Instruction::kEresume;
-  Core* c = MachineOps::CoreAt(*this, core);
-  if (!c) return Gp(kI, fmt::format("no logical core {}", core));
-  CONFIDE_ASSIGN_OR_RETURN(auto e, TcsEnclave(*this, *c, tcs, kI));
+  return MachineOps::EnterTcs(*this, core, tcs, Instruction::kEresume);
+}
+
+// EENTER and ERESUME: the same checks, except that EENTER needs a free SSA
+// frame and ERESUME a saved one, which it pops.
+Status MachineOps::EnterTcs(Machine& m, CoreId core, EpcPage tcs, Instruction i) {
+  Machine::Core* c = CoreAt(m, core);
+  if (!c) return Gp(i, fmt::format("no logical core {}", core));
+  CONFIDE_ASSIGN_OR_RETURN(auto e, TcsEnclave(m, *c, tcs, i));
   std::lock_guard lock(e->mu);
+  if (!e->initialized) return Gp(i, "enclave is not initialized");
   TcsState& t = e->tcs[tcs];
-  if (t.busy) return Gp(kI, "TCS is busy");
-  if (t.cssa == 0) return Gp(kI, "TCS.CSSA = 0: nothing to resume");
-  t.cssa--;
+  if (t.busy) return Gp(i, "TCS is busy");
+  if (i == Instruction::kEenter) {
+    if (t.cssa >= t.nssa) return Gp(i, "TCS.CSSA = NSSA: no free SSA frame");
+  } else {
+    if (t.cssa == 0) return Gp(i, "TCS.CSSA = 0: nothing to resume");
+    t.cssa--;
+  }
   Enter(*c, e, tcs);
-  MachineOps::Charge(*this, *c, e.get(), kI);
+  Charge(m, *c, e.get(), i);
   return OkStatus();
 }
 

@@ -139,6 +139,8 @@ class MachineOps {
   // Returns the core for an ENCLU leaf that runs inside an enclave: #GP(0) if
   // the core is not in enclave mode.
   static StatusOr<Machine::Core*> EncluCore(Machine& m, CoreId core, Instruction i);
+  // EENTER / ERESUME (entry.cc).
+  static Status EnterTcs(Machine& m, CoreId core, EpcPage tcs, Instruction i);
   // Charges `i` to the core's clock and the enclave's, and counts it.
   // REQUIRES: holding e.mu (if e is given).
   static void Charge(Machine& m, Machine::Core& c, EnclaveState* e, Instruction i);
