@@ -29,7 +29,7 @@ std::string DescribeTag(const uint8_t* rec) {
 // Parser state; one record at a time.
 class Parser {
  public:
-  explicit Parser(ByteSpan stream) : stream_(stream) {}
+  Parser(ByteSpan stream, const SgxsLimits& limits) : stream_(stream), limits_(limits) {}
 
   StatusOr<SgxsImage> Run() {
     if (stream_.empty()) return Fail(0, "stream is empty (the first record must be ECREATE)");
@@ -93,6 +93,9 @@ class Parser {
     if (offset >= image_.size)
       return Fail(pos_, fmt::format("{} is beyond SIZE {:#x}", what, image_.size));
     if (page_index_.count(offset)) return Fail(pos_, what + ": page already added");
+    if (image_.pages.size() >= limits_.max_pages)
+      return Fail(pos_, fmt::format("{}: more than {} EADD records (SgxsLimits::max_pages)", what,
+                                    limits_.max_pages));
     if (secinfo.reserved_bits_set() || !AllZero(rec + 24, kMeasurementRecordSize - 24))
       return Fail(pos_, fmt::format("{}: SECINFO reserved bits must be zero (FLAGS {:#x})", what,
                                     secinfo.flags));
@@ -147,6 +150,7 @@ class Parser {
   }
 
   ByteSpan stream_;
+  SgxsLimits limits_;
   size_t pos_ = 0;
   SgxsImage image_;
   std::unordered_map<uint64_t, size_t> page_index_;  // page offset -> index in pages
@@ -162,7 +166,9 @@ machine::MeasurementRecord UnmeasuredRecord(uint64_t offset) {
 
 }  // namespace
 
-StatusOr<SgxsImage> ParseSgxs(ByteSpan stream) { return Parser(stream).Run(); }
+StatusOr<SgxsImage> ParseSgxs(ByteSpan stream, const SgxsLimits& limits) {
+  return Parser(stream, limits).Run();
+}
 
 crypto::Sha256Digest MeasureSgxs(const SgxsImage& image) {
   crypto::Sha256 h;

@@ -22,7 +22,8 @@
 //   * EEXTEND / UNMEASRD: offset 256-byte aligned, inside the page of the
 //     preceding EADD, each chunk at most once, chunks in ascending order, and
 //     followed by its 256 data bytes;
-//   * every other record is exactly 64 bytes; an unknown tag is an error.
+//   * every other record is exactly 64 bytes; an unknown tag is an error;
+//   * at most SgxsLimits::max_pages EADD records.
 //
 // Every error is InvalidArgumentError("SGXS offset 0x..: <rule>") naming the
 // byte offset of the offending record in the stream.
@@ -73,7 +74,14 @@ struct SgxsImage {
 
 // Parses and validates an SGXS / ESGXS stream (rules above). Does not keep a
 // reference to `stream`.
-StatusOr<SgxsImage> ParseSgxs(ByteSpan stream);
+// The parsed image holds 4 KiB per EADD record, 64 times the record's size,
+// so a hostile stream could ask for far more memory than it occupies. The
+// default cap, 2^20 pages (a 4 GiB enclave), is above anything confide lays
+// out; past it ParseSgxs fails before allocating more.
+struct SgxsLimits {
+  uint64_t max_pages = uint64_t{1} << 20;
+};
+StatusOr<SgxsImage> ParseSgxs(ByteSpan stream, const SgxsLimits& limits = {});
 
 // MRENCLAVE of `image`: replays ECREATE, then per page EADD and the EEXTENDs
 // of its measured chunks in ascending order, through SHA-256.

@@ -104,6 +104,19 @@ TEST(SgxsParse, MinimalImage) {
   EXPECT_EQ(WriteSgxs(*r), b.bytes());
 }
 
+TEST(SgxsParse, PageCountIsCappedBeforeMemoryIsSpent) {
+  SgxsBuilder b;
+  b.Ecreate(1, 0x10000).Eadd(0x0).Eadd(0x1000).Eadd(0x2000);
+  SgxsLimits limits;
+  limits.max_pages = 3;
+  EXPECT_TRUE(ParseSgxs(b.bytes(), limits).ok());
+  b.Eadd(0x3000);
+  StatusOr<SgxsImage> r = ParseSgxs(b.bytes(), limits);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message, HasSubstr("SGXS offset 0x100: "));
+  EXPECT_THAT(r.error().message, HasSubstr("more than 3 EADD records"));
+}
+
 TEST(SgxsParse, PartiallyMeasuredPageAndOutOfOrderEadds) {
   SgxsBuilder b;
   b.Ecreate().Eadd(0x3000).Eextend(0x3100, 1).Eextend(0x3f00, 2).Eadd(0x1000, 0x100).Page(0x0);
