@@ -33,7 +33,9 @@ StatusOr<Bytes> ReadFile(const std::string& path) {
 
 Status WriteFileAtomically(const std::string& path, ByteSpan data, unsigned mode) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  // O_EXCL|O_NOFOLLOW: never write through something already at the temp path
+  // (a planted symlink would otherwise receive a private key).
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return UnavailableError("cannot create " + tmp + ": " + ErrnoText());
   size_t done = 0;
   while (done < data.size()) {
