@@ -1,4 +1,6 @@
 // builtin_profiles.h — the profiles/ JSON files compiled in (generated .cc).
+//
+// Thread-safety: immutable data.
 #pragma once
 
 #include <span>

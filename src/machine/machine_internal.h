@@ -2,7 +2,7 @@
 // the machine (creation.cc, dynamic.cc, paging.cc, attestation.cc, entry.cc,
 // pie.cc, access.cc). Not part of the machine's interface.
 //
-// Locking (see machine.h for the contract):
+// Thread-safety and locking (see machine.h for the contract):
 //   Enclave::mu guards the enclave's fields and its pages' bytes.
 //   Machine::Core is touched only by the thread driving that core.
 //   MachineOps::epcm_mu guards every EpcmEntry and the SECS table.
