@@ -117,6 +117,24 @@ TEST_F(CliTest, UsageErrors) {
   EXPECT_THAT(r.out, HasSubstr("image"));
 }
 
+// `make run`: the demo creates the image under SGX1 and PIE, shows MRENCLAVE
+// and cost breakdowns, and leaves the EPC as it found it.
+TEST_F(CliTest, DemoStartsUnderSgx1AndPieAndCleansUp) {
+  for (const char* profile : {"pie-xeon-e3", "j5005"}) {
+    Result r = Run({"demo", "--profile", profile});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr("MRENCLAVE "));
+    EXPECT_THAT(r.out, HasSubstr("MRSIGNER  "));
+    EXPECT_THAT(r.out, HasSubstr("SGX1 start (per request)"));
+    EXPECT_THAT(r.out, HasSubstr("PIE plugin (once"));
+    EXPECT_THAT(r.out, HasSubstr("EMAP "));
+    EXPECT_THAT(r.out, HasSubstr("EACCEPTCOPY"));
+    EXPECT_THAT(r.out, HasSubstr("x faster"));
+    EXPECT_THAT(r.out, HasSubstr("Teardown: EPC back to 24064 free pages of 24064."));
+  }
+  ExpectFailure(Run({"demo", "--profile", "nope"}), "no built-in cost profile \"nope\"");
+}
+
 TEST_F(CliTest, MeasureVector) {
   Result r = Run({"image", "measure", kVectorSgxs});
   EXPECT_EQ(r.code, 0) << r.err;
