@@ -38,13 +38,19 @@ bool HasUnmeasured(ByteSpan s) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const ByteSpan input(data, size);
   auto parsed = confide::image::ParseSgxs(input);
+  auto streamed = confide::image::MeasureSgxsStream(input);
+  if (parsed.ok() != streamed.ok())
+    Violation("ParseSgxs and MeasureSgxsStream disagree on validity");
   if (!parsed.ok()) {
     if (parsed.error().code != confide::ErrorCode::kInvalidArgument)
       Violation("ParseSgxs failed with a code other than InvalidArgument");
+    if (streamed.error().message != parsed.error().message)
+      Violation("MeasureSgxsStream rejects with a different message than ParseSgxs");
     return 0;
   }
   const confide::image::SgxsImage& image = *parsed;
   const confide::crypto::Sha256Digest measured = confide::image::MeasureSgxs(image);
+  if (*streamed != measured) Violation("MeasureSgxsStream != MeasureSgxs(ParseSgxs(x))");
 
   const confide::Bytes written = confide::image::WriteSgxs(image);
   auto reparsed = confide::image::ParseSgxs(written);

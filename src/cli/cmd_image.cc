@@ -29,8 +29,9 @@ image::SgxsImage ReadSgxsOrFail(std::string_view command, const std::string& pat
 }
 
 void RunMeasure(const std::string& path) {
-  const image::SgxsImage image = ReadSgxsOrFail("image measure", path);
-  std::cout << ToHex(image::MeasureSgxs(image)) << "\n";
+  constexpr std::string_view kCmd = "image measure";
+  const Bytes bytes = ReadFileOrFail(kCmd, path);
+  std::cout << ToHex(ValueOrFail(kCmd, path, image::MeasureSgxsStream(bytes))) << "\n";
 }
 
 struct SignOptions {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <string>
-#include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -29,7 +29,11 @@ std::string DescribeTag(const uint8_t* rec) {
 // Parser state; one record at a time.
 class Parser {
  public:
-  Parser(ByteSpan stream, const SgxsLimits& limits) : stream_(stream), limits_(limits) {}
+  Parser(ByteSpan stream, const SgxsLimits& limits, bool keep_pages)
+      : stream_(stream), limits_(limits), keep_pages_(keep_pages) {}
+
+  // MRENCLAVE of what Run() parsed: the stream's records, UNMEASRD excluded.
+  crypto::Sha256Digest Measurement() { return measurement_.Finish(); }
 
   StatusOr<SgxsImage> Run() {
     if (stream_.empty()) return Fail(0, "stream is empty (the first record must be ECREATE)");
@@ -81,6 +85,7 @@ class Parser {
       return Fail(pos_,
                   fmt::format("ECREATE SIZE {:#x} is not a power of two >= 0x2000", image_.size));
     if (image_.ssa_frame_size < 1) return Fail(pos_, "ECREATE SSAFRAMESIZE must be at least 1");
+    measurement_.Update(ByteSpan(rec, kMeasurementRecordSize));
     return OkStatus();
   }
 
@@ -92,8 +97,8 @@ class Parser {
     if (offset % kPageSize != 0) return Fail(pos_, what + " is not page aligned");
     if (offset >= image_.size)
       return Fail(pos_, fmt::format("{} is beyond SIZE {:#x}", what, image_.size));
-    if (page_index_.count(offset)) return Fail(pos_, what + ": page already added");
-    if (image_.pages.size() >= limits_.max_pages)
+    if (added_.count(offset)) return Fail(pos_, what + ": page already added");
+    if (pages_ >= limits_.max_pages)
       return Fail(pos_, fmt::format("{}: more than {} EADD records (SgxsLimits::max_pages)", what,
                                     limits_.max_pages));
     if (secinfo.reserved_bits_set() || !AllZero(rec + 24, kMeasurementRecordSize - 24))
@@ -105,13 +110,17 @@ class Parser {
       return Fail(pos_, fmt::format("{}: page type {} ({}) cannot be added by EADD (PT_REG, "
                                     "PT_TCS or PT_SREG)",
                                     what, static_cast<int>(type), machine::PageTypeName(type)));
-    page_index_[offset] = image_.pages.size();
+    added_.insert(offset);
+    last_eadd_ = offset;
+    ++pages_;
+    measurement_.Update(ByteSpan(rec, kMeasurementRecordSize));
+    touched_chunks_ = 0;
+    last_chunk_ = -1;
+    if (!keep_pages_) return OkStatus();
     SgxsPage page;
     page.offset = offset;
     page.secinfo = secinfo;
     image_.pages.push_back(page);
-    touched_chunks_ = 0;
-    last_chunk_ = -1;
     return OkStatus();
   }
 
@@ -128,23 +137,24 @@ class Parser {
       return Fail(pos_, what + ": reserved bytes [16,64) of the record must be zero");
     if (offset % kEextendChunkSize != 0) return Fail(pos_, what + " is not 256-byte aligned");
     const uint64_t page_offset = offset & ~uint64_t{kPageSize - 1};
-    auto it = page_index_.find(page_offset);
-    if (it == page_index_.end()) return Fail(pos_, what + " is not inside a page added by EADD");
-    SgxsPage& page = image_.pages.back();
-    if (it->second != image_.pages.size() - 1)
+    if (!added_.count(page_offset)) return Fail(pos_, what + " is not inside a page added by EADD");
+    if (page_offset != last_eadd_)
       return Fail(pos_, fmt::format("{} is not in the page of the preceding EADD ({:#x})", what,
-                                    page.offset));
+                                    last_eadd_));
     const int chunk = static_cast<int>((offset % kPageSize) / kEextendChunkSize);
     const uint16_t bit = static_cast<uint16_t>(1u << chunk);
     if (touched_chunks_ & bit) return Fail(pos_, what + ": chunk already extended");
     if (chunk < last_chunk_)
       return Fail(pos_, fmt::format("{}: chunks of a page must be in ascending order (follows "
                                     "chunk at {:#x})",
-                                    what, page.offset + last_chunk_ * kEextendChunkSize));
+                                    what, last_eadd_ + last_chunk_ * kEextendChunkSize));
     touched_chunks_ |= bit;
     last_chunk_ = chunk;
-    if (measured) page.measured_chunks |= bit;
     const uint8_t* data = rec + kMeasurementRecordSize;
+    if (measured) measurement_.Update(ByteSpan(rec, kMeasurementRecordSize + kEextendChunkSize));
+    if (!keep_pages_) return OkStatus();
+    SgxsPage& page = image_.pages.back();
+    if (measured) page.measured_chunks |= bit;
     std::copy_n(data, kEextendChunkSize, page.data.begin() + chunk * kEextendChunkSize);
     return OkStatus();
   }
@@ -153,8 +163,12 @@ class Parser {
   SgxsLimits limits_;
   size_t pos_ = 0;
   SgxsImage image_;
-  std::unordered_map<uint64_t, size_t> page_index_;  // page offset -> index in pages
-  uint16_t touched_chunks_ = 0;                      // of the last page: EEXTEND or UNMEASRD
+  const bool keep_pages_;  // false: validate and measure only
+  crypto::Sha256 measurement_;
+  std::unordered_set<uint64_t> added_;  // offsets of EADDed pages
+  uint64_t last_eadd_ = 0;              // offset of the preceding EADD
+  uint64_t pages_ = 0;
+  uint16_t touched_chunks_ = 0;  // of the last page: EEXTEND or UNMEASRD
   int last_chunk_ = -1;
 };
 
@@ -167,7 +181,13 @@ machine::MeasurementRecord UnmeasuredRecord(uint64_t offset) {
 }  // namespace
 
 StatusOr<SgxsImage> ParseSgxs(ByteSpan stream, const SgxsLimits& limits) {
-  return Parser(stream, limits).Run();
+  return Parser(stream, limits, /*keep_pages=*/true).Run();
+}
+
+StatusOr<crypto::Sha256Digest> MeasureSgxsStream(ByteSpan stream, const SgxsLimits& limits) {
+  Parser parser(stream, limits, /*keep_pages=*/false);
+  CONFIDE_RETURN_IF_ERROR(parser.Run());
+  return parser.Measurement();
 }
 
 crypto::Sha256Digest MeasureSgxs(const SgxsImage& image) {

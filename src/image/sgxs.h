@@ -83,6 +83,11 @@ struct SgxsLimits {
 };
 StatusOr<SgxsImage> ParseSgxs(ByteSpan stream, const SgxsLimits& limits = {});
 
+// Validates `stream` by the same rules as ParseSgxs and returns its MRENCLAVE
+// without keeping page contents: memory does not grow with the image.
+// Equals MeasureSgxs(*ParseSgxs(stream)).
+StatusOr<crypto::Sha256Digest> MeasureSgxsStream(ByteSpan stream, const SgxsLimits& limits = {});
+
 // MRENCLAVE of `image`: replays ECREATE, then per page EADD and the EEXTENDs
 // of its measured chunks in ascending order, through SHA-256.
 crypto::Sha256Digest MeasureSgxs(const SgxsImage& image);

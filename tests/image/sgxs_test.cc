@@ -104,6 +104,28 @@ TEST(SgxsParse, MinimalImage) {
   EXPECT_EQ(WriteSgxs(*r), b.bytes());
 }
 
+TEST(SgxsVector, StreamMeasurementEqualsParsedMeasurement) {
+  const Bytes file = ReadVector(kVectorSgxs);
+  StatusOr<crypto::Sha256Digest> streamed = MeasureSgxsStream(file);
+  ASSERT_TRUE(streamed.ok()) << streamed.status().ToString();
+  EXPECT_EQ(*streamed, MeasureSgxs(*ParseSgxs(file)));
+  EXPECT_EQ(*streamed, crypto::Sha256Of(file));
+}
+
+TEST(SgxsParse, StreamMeasurementSkipsUnmeasuredAndRejectsWhatParseRejects) {
+  SgxsBuilder b;
+  b.Ecreate(1, 0x4000).Eadd(0x0).Eextend(0x0).Unmeasured(0x100).Eextend(0x200);
+  StatusOr<SgxsImage> parsed = ParseSgxs(b.bytes());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  StatusOr<crypto::Sha256Digest> streamed = MeasureSgxsStream(b.bytes());
+  ASSERT_TRUE(streamed.ok()) << streamed.status().ToString();
+  EXPECT_EQ(*streamed, MeasureSgxs(*parsed));
+  b.Eadd(0x0);  // twice at one offset
+  StatusOr<crypto::Sha256Digest> bad = MeasureSgxsStream(b.bytes());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message, ParseSgxs(b.bytes()).error().message);
+}
+
 TEST(SgxsParse, PageCountIsCappedBeforeMemoryIsSpent) {
   SgxsBuilder b;
   b.Ecreate(1, 0x10000).Eadd(0x0).Eadd(0x1000).Eadd(0x2000);
