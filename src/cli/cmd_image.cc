@@ -23,15 +23,14 @@ namespace {
 // the minimum the SDM allows (XFRM[1:0] must be 11b).
 constexpr uint64_t kDefaultXfrm = 0x3;
 
-image::SgxsImage ReadSgxsOrFail(std::string_view command, const std::string& path) {
+// Validates the SGXS file at `path` and returns its MRENCLAVE, or Fail.
+crypto::Sha256Digest MeasureSgxsFileOrFail(std::string_view command, const std::string& path) {
   const Bytes bytes = ReadFileOrFail(command, path);
-  return ValueOrFail(command, path, image::ParseSgxs(bytes));
+  return ValueOrFail(command, path, image::MeasureSgxsStream(bytes));
 }
 
 void RunMeasure(const std::string& path) {
-  constexpr std::string_view kCmd = "image measure";
-  const Bytes bytes = ReadFileOrFail(kCmd, path);
-  std::cout << ToHex(ValueOrFail(kCmd, path, image::MeasureSgxsStream(bytes))) << "\n";
+  std::cout << ToHex(MeasureSgxsFileOrFail("image measure", path)) << "\n";
 }
 
 struct SignOptions {
@@ -49,7 +48,7 @@ void RunSign(const SignOptions& o) {
       ValueOrFail(kCmd, o.key,
                   crypto::Rsa3072PrivateKey::FromPem(
                       std::string_view(reinterpret_cast<const char*>(pem.data()), pem.size())));
-  const image::SgxsImage image = ReadSgxsOrFail(kCmd, o.in);
+  const crypto::Sha256Digest mrenclave = MeasureSgxsFileOrFail(kCmd, o.in);
   image::Manifest manifest;
   if (!o.manifest.empty()) {
     const Bytes text = ReadFileOrFail(kCmd, o.manifest);
@@ -58,7 +57,7 @@ void RunSign(const SignOptions& o) {
                                reinterpret_cast<const char*>(text.data()), text.size())));
   }
   image::SigningParams p;
-  p.enclave_hash = image::MeasureSgxs(image);
+  p.enclave_hash = mrenclave;
   p.attributes.flags =
       machine::attr::kMode64Bit | (manifest.debug ? machine::attr::kDebug : uint64_t{0});
   p.attributes.xfrm = kDefaultXfrm;

@@ -31,7 +31,7 @@ void RunVerify(const VerifyOptions& o) {
   std::optional<crypto::Sha256Digest> mrenclave;
   if (!o.sgxs.empty()) {
     const Bytes stream = ReadFileOrFail(kCmd, o.sgxs);
-    mrenclave = image::MeasureSgxs(ValueOrFail(kCmd, o.sgxs, image::ParseSgxs(stream)));
+    mrenclave = ValueOrFail(kCmd, o.sgxs, image::MeasureSgxsStream(stream));
   }
   const crypto::Sha256Digest* expected = mrenclave ? &*mrenclave : nullptr;
   PrintSigstruct(std::cout, sig);
