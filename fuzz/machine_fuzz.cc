@@ -3,7 +3,7 @@
 // contract (machine.h) after every step:
 //
 //   * every failure is an SGX error (kSgxError) or a fault (kFault); the only
-//     exceptions are kUnimplemented from EWB of a SECS or VA page and
+//     exceptions are kUnimplemented from EWB of a SECS page and
 //     kFailedPrecondition from CopyOnWrite at a page that is not shared;
 //   * FreePageCount() + the number of valid EPCM entries == epc_pages();
 //   * every valid enclave page belongs to exactly one live enclave (its owner is
@@ -583,8 +583,7 @@ class Harness {
         const uint8_t sb = in.Byte();
         const uint32_t slot = sb < 0xf0 ? sb % 8 : 505 + (sb & 0xf);  // 505..520: past 511 too
         const EpcmEntry before = m_.Epcm(page);
-        const bool unmodeled =
-            before.valid && (before.type == PageType::kSecs || before.type == PageType::kVa);
+        const bool unmodeled = before.valid && before.type == PageType::kSecs;
         auto r = m_.Ewb(Core(in), page, va, slot);
         Expect(r.status(), unmodeled);
         if (r.ok()) {
@@ -722,7 +721,7 @@ class Harness {
         EvictedPage& b = blobs_[bi % blobs_.size()].page;
         switch (field % 5) {
           case 0:
-            b.ciphertext[pos * 16 % kPageSize] ^= x;
+            if (!b.ciphertext.empty()) b.ciphertext[pos * 16 % b.ciphertext.size()] ^= x;
             break;
           case 1:
             b.mac[pos % b.mac.size()] ^= x;

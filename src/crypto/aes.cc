@@ -33,8 +33,14 @@ using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, Deleter<EVP_CIPHER_CTX_free
 StatusOr<const EVP_CIPHER*> GcmCipher(ByteSpan key, ByteSpan iv) {
   if (iv.size() != kGcmIvSize)
     return InvalidArgumentError("AES-GCM IV must be 12 bytes, got " + std::to_string(iv.size()));
-  if (key.size() == 16) return EVP_aes_128_gcm();
-  if (key.size() == 32) return EVP_aes_256_gcm();
+  // Fetched once: with the EVP_aes_*_gcm() handles OpenSSL 3 fetches the
+  // implementation by name (locks and string compares) on every init, which
+  // dominated the machine's cost-only EWB/ELDU.
+  static const EVP_CIPHER* const kAes128 = EVP_CIPHER_fetch(nullptr, "AES-128-GCM", nullptr);
+  static const EVP_CIPHER* const kAes256 = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  if (!kAes128 || !kAes256) DieOnOpensslFailure("EVP_CIPHER_fetch(AES-GCM)");
+  if (key.size() == 16) return kAes128;
+  if (key.size() == 32) return kAes256;
   return InvalidArgumentError("AES-GCM key must be 16 or 32 bytes, got " +
                               std::to_string(key.size()));
 }

@@ -191,17 +191,18 @@ StatusOr<crypto::Sha256Digest> MeasureSgxsStream(ByteSpan stream, const SgxsLimi
 }
 
 crypto::Sha256Digest MeasureSgxs(const SgxsImage& image) {
-  crypto::Sha256 h;
-  h.Update(machine::EcreateRecord(image.ssa_frame_size, image.size));
+  // The machine's own stream (MeasurementBuilder), so image and EINIT agree.
+  machine::MeasurementBuilder b;
+  b.Ecreate(image.ssa_frame_size, image.size);
   for (const SgxsPage& page : image.pages) {
-    h.Update(machine::EaddRecord(page.offset, page.secinfo));
+    b.Eadd(page.offset, page.secinfo);
     for (int i = 0; i < kChunksPerPage; ++i) {
       if (!(page.measured_chunks & (1u << i))) continue;
-      h.Update(machine::EextendRecord(page.offset + i * kEextendChunkSize));
-      h.Update(ByteSpan(page.data.data() + i * kEextendChunkSize, kEextendChunkSize));
+      b.Eextend(page.offset + i * kEextendChunkSize,
+                ByteSpan(page.data.data() + i * kEextendChunkSize, kEextendChunkSize));
     }
   }
-  return h.Finish();
+  return b.Finish();
 }
 
 Bytes WriteSgxs(const SgxsImage& image) {

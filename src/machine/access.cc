@@ -79,7 +79,11 @@ Status Machine::Read(CoreId core, uint64_t linaddr, MutableByteSpan out) {
       return Pf(addr, fmt::format("page at 0x{:x} is not readable", addr));
     const size_t off = addr % kPageSize;
     const size_t n = std::min(out.size() - done, kPageSize - off);
-    std::copy_n(epc_.bytes(t.page).begin() + off, n, out.begin() + done);
+    if (MachineOps::CostOnly(*this)) {
+      std::fill_n(out.begin() + done, n, 0);  // cost-only pages hold no bytes
+    } else {
+      std::copy_n(epc_.bytes(t.page).begin() + off, n, out.begin() + done);
+    }
     done += n;
   }
   return OkStatus();
@@ -99,7 +103,8 @@ Status Machine::Write(CoreId core, uint64_t linaddr, ByteSpan data) {
       return Pf(addr, fmt::format("page at 0x{:x} is not writable", addr));
     const size_t off = addr % kPageSize;
     const size_t n = std::min(data.size() - done, kPageSize - off);
-    std::copy_n(data.begin() + done, n, epc_.mutable_bytes(t.page).begin() + off);
+    if (!MachineOps::CostOnly(*this))
+      std::copy_n(data.begin() + done, n, epc_.mutable_bytes(t.page).begin() + off);
     done += n;
   }
   return OkStatus();

@@ -76,6 +76,9 @@ StatusOr<Report> Machine::Ereport(CoreId core, const TargetInfo& target, const R
   CONFIDE_ASSIGN_OR_RETURN(Core * c, MachineOps::EncluCore(*this, core, kI));
   EnclaveState& e = *c->enclave;
   std::lock_guard lock(e.mu);
+  // EnTurbo: a REPORT of an unverified enclave would vouch for it (entry.cc).
+  if (!e.initialized)
+    return FaultStatus(FaultVector::kGP, 0, "EREPORT: enclave is not initialized");
   Report r;
   r.cpu_svn = config_.cpu_svn;
   r.misc_select = e.secs.misc_select;
@@ -102,6 +105,9 @@ StatusOr<crypto::Aes128Key> Machine::Egetkey(CoreId core, const KeyRequest& req)
     return FaultStatus(FaultVector::kGP, 0, "EGETKEY: KEYPOLICY reserved bits set");
   EnclaveState& e = *c->enclave;
   std::lock_guard lock(e.mu);
+  // EnTurbo: keys of an unverified enclave would let it seal data out (entry.cc).
+  if (!e.initialized)
+    return FaultStatus(FaultVector::kGP, 0, "EGETKEY: enclave is not initialized");
   const uint64_t attrs = e.secs.attributes.flags;
   Derivation d;
   d.cpu_svn = req.cpu_svn;

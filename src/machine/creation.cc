@@ -4,6 +4,10 @@
 //
 // Each handler runs the SDM's checks in the SDM's order; comments name the
 // step. Faults come before architectural error codes, as in the SDM.
+//
+// EnTurbo (DAC'24) enclaves (SECS.MEASURE_RANGE_PAGES != 0) measure into one
+// shadow measurement per range and serialize EEXTEND per range in virtual
+// time (machine.h); the checks are the same.
 
 #include <algorithm>
 
@@ -54,6 +58,14 @@ Status Machine::Ecreate(CoreId core, const Secs& secs, EpcPage secs_page) {
   if ((secs.attributes.xfrm & 0x3) != 0x3) return Gp(kI, "SECS.ATTRIBUTES.XFRM lacks x87/SSE");
   if (!(secs.attributes.flags & attr::kMode64Bit) && (secs.base_addr + secs.size) >> 32)
     return Gp(kI, "32-bit enclave ELRANGE above 4 GiB");
+  // EnTurbo: every range needs a Shadow Measurement Cache entry.
+  uint64_t ranges = 0;
+  if (const uint32_t r = secs.measure_range_pages; r != 0) {
+    ranges = (secs.size / kPageSize + r - 1) / r;
+    if (ranges > kMaxMeasureRanges)
+      return Gp(kI, fmt::format("SECS.MEASURE_RANGE_PAGES {} makes {} ranges, more than {}", r,
+                                ranges, kMaxMeasureRanges));
+  }
 
   auto e = std::make_shared<EnclaveState>();
   e->secs_page = secs_page;
@@ -63,13 +75,16 @@ Status Machine::Ecreate(CoreId core, const Secs& secs, EpcPage secs_page) {
   e->secs.mr_signer = {};
   e->secs.isv_prod_id = 0;
   e->secs.isv_svn = 0;
-  e->measurement.Update(EcreateRecord(secs.ssa_frame_size, secs.size));
+  e->measurement = MeasurementBuilder(config_.page_contents, secs.measure_range_pages);
+  e->measurement.Ecreate(secs.ssa_frame_size, secs.size);
+  e->range_busy_until.assign(ranges, 0);
 
   EpcmEntry entry;
   entry.type = PageType::kSecs;
   entry.owner = secs_page;
   CONFIDE_RETURN_IF_ERROR(MachineOps::ClaimPage(*this, secs_page, entry, kI));
-  std::fill_n(epc_.mutable_bytes(secs_page).begin(), kPageSize, 0);
+  if (!MachineOps::CostOnly(*this))
+    std::fill_n(epc_.mutable_bytes(secs_page).begin(), kPageSize, 0);
   MachineOps::RegisterSecs(*this, secs_page, e);
   std::lock_guard lock(e->mu);
   MachineOps::Charge(*this, *c, e.get(), kI);
@@ -124,15 +139,18 @@ Status Machine::Eadd(CoreId core, EpcPage secs_page, uint64_t linaddr, const Sec
   entry.owner = secs_page;
   CONFIDE_RETURN_IF_ERROR(MachineOps::ClaimPage(*this, page, entry, kI));
 
-  std::copy(src.begin(), src.end(), epc_.mutable_bytes(page).begin());
+  if (!MachineOps::CostOnly(*this))
+    std::copy(src.begin(), src.end(), epc_.mutable_bytes(page).begin());
   e->kind = kind;
   e->InsertPage(linaddr, page);
   e->children++;
   if (type == PageType::kTcs) e->tcs[page] = TcsState{false, 0, tcs.nssa, tcs.oentry};
   // The measured SECINFO is the one given, not the masked EPCM permissions.
-  e->measurement.Update(EaddRecord(linaddr - e->secs.base_addr, secinfo));
+  e->measurement.Eadd(linaddr - e->secs.base_addr, secinfo);
   MachineOps::CountEvent(*c, *e, &PageEvents::pages_added);
   MachineOps::Charge(*this, *c, e, kI);
+  // EnTurbo R1: the page's EEXTENDs may start once this copy is done.
+  if (e->enturbo()) e->eadd_end[linaddr] = e->busy_until;
   return OkStatus();
 }
 
@@ -148,11 +166,20 @@ Status Machine::Eextend(CoreId core, EpcPage secs_page, uint64_t linaddr) {
   const std::optional<EpcPage> page = e->FindPage(page_addr);
   if (!page) return Pf(kI, linaddr, fmt::format("no page of this enclave at 0x{:x}", page_addr));
   if (e->initialized) return Gp(kI, "enclave is already initialized");
+  // In cost-only mode the builder ignores the chunk: its bytes are never read.
   const ByteSpan chunk = epc_.bytes(*page).subspan(linaddr - page_addr, kEextendChunkSize);
-  e->measurement.Update(EextendRecord(linaddr - e->secs.base_addr));
-  e->measurement.Update(chunk);
+  const uint64_t offset = linaddr - e->secs.base_addr;
+  e->measurement.Eextend(offset, chunk);
   MachineOps::CountEvent(*c, *e, &PageEvents::chunks_measured);
-  MachineOps::Charge(*this, *c, e, kI);
+  if (e->enturbo()) {
+    // The range's worker serializes with the range only, after the page's EADD.
+    const uint64_t range = MeasureRangeOf(offset, e->secs.measure_range_pages);
+    const auto added = e->eadd_end.find(page_addr);
+    MachineOps::ChargeOn(*this, *c, *e, kI, &e->range_busy_until[range],
+                         added == e->eadd_end.end() ? 0 : added->second);
+  } else {
+    MachineOps::Charge(*this, *c, e, kI);
+  }
   return OkStatus();
 }
 
@@ -181,12 +208,13 @@ Status Machine::Einit(CoreId core, EpcPage secs_page, const Sigstruct& sig) {
         fmt::format("EINIT: ATTRIBUTES {:x}/{:x} do not match SIGSTRUCT {:x}/{:x} "
                     "under mask {:x}/{:x}",
                     a.flags, a.xfrm, sig.attributes.flags, sig.attributes.xfrm, m.flags, m.xfrm));
-  // Finalize a copy: a failed EINIT leaves the enclave uninitialized.
-  crypto::Sha256 tmp = e->measurement;
-  const crypto::Sha256Digest mr_enclave = tmp.Finish();
+  // Finish leaves the builder as it is: a failed EINIT leaves the enclave
+  // uninitialized and still measurable.
+  const crypto::Sha256Digest mr_enclave = e->measurement.Finish();
   if (mr_enclave != sig.enclave_hash)
     return SgxErrorStatus(SgxError::kInvalidMeasurement,
-                          fmt::format("EINIT: MRENCLAVE {} differs from SIGSTRUCT.ENCLAVEHASH {}",
+                          fmt::format("EINIT: {} {} differs from SIGSTRUCT.ENCLAVEHASH {}",
+                                      e->enturbo() ? "split measurement" : "MRENCLAVE",
                                       ToHex(mr_enclave), ToHex(sig.enclave_hash)));
   e->secs.mr_enclave = mr_enclave;
   e->secs.mr_signer = sig.MrSigner();
@@ -195,7 +223,11 @@ Status Machine::Einit(CoreId core, EpcPage secs_page, const Sigstruct& sig) {
   e->secs.attributes.flags |= attr::kInit;
   e->initialized = true;
   if (e->kind == EnclaveKind::kUndecided) e->kind = EnclaveKind::kHost;
-  MachineOps::Charge(*this, *c, e, kI);
+  // EnTurbo: verification starts once every range has been measured.
+  uint64_t measured = 0;
+  for (uint64_t t : e->range_busy_until) measured = std::max(measured, t);
+  e->eadd_end = {};
+  MachineOps::Charge(*this, *c, e, kI, measured);
   return OkStatus();
 }
 
@@ -209,7 +241,15 @@ Status Machine::Eremove(CoreId core, EpcPage page) {
     return OkStatus();
   }
   if (entry.type == PageType::kVa) {
+    // VA pages change hands under va_mu (EWB/ELDU of the VA page itself).
+    std::unique_lock va(MachineOps::VaMu(*this));
+    CONFIDE_ASSIGN_OR_RETURN(entry, MachineOps::ReadEpcm(*this, page));
+    if (!entry.valid || entry.type != PageType::kVa) {
+      va.unlock();
+      return Eremove(core, page);  // it was evicted (and maybe reused) meanwhile: start over
+    }
     MachineOps::ReleasePage(*this, page);
+    va.unlock();
     MachineOps::Charge(*this, *c, nullptr, kI);
     return OkStatus();
   }
@@ -245,7 +285,7 @@ Status Machine::Eremove(CoreId core, EpcPage page) {
   e->children--;
   MachineOps::CountEvent(*c, *e, &PageEvents::pages_removed);
   // Scrub the page: the next owner must not see this enclave's bytes.
-  std::fill_n(epc_.mutable_bytes(page).begin(), kPageSize, 0);
+  if (!MachineOps::CostOnly(*this)) std::fill_n(epc_.mutable_bytes(page).begin(), kPageSize, 0);
   MachineOps::ReleasePage(*this, page);
   MachineOps::Charge(*this, *c, e, kI);
   return OkStatus();

@@ -98,7 +98,7 @@ Status Machine::Eaug(CoreId core, EpcPage secs_page, uint64_t linaddr, EpcPage p
   entry.linaddr = linaddr;
   entry.owner = secs_page;
   CONFIDE_RETURN_IF_ERROR(MachineOps::ClaimPage(*this, page, entry, kI));
-  std::fill_n(epc_.mutable_bytes(page).begin(), kPageSize, 0);
+  if (!MachineOps::CostOnly(*this)) std::fill_n(epc_.mutable_bytes(page).begin(), kPageSize, 0);
   e->InsertPage(linaddr, page);
   e->children++;
   MachineOps::CountEvent(*c, *e, &PageEvents::pages_augmented);
@@ -218,8 +218,10 @@ Status Machine::Eacceptcopy(CoreId core, const SecInfo& secinfo, uint64_t dest, 
   // the source is the mapped plugin page underneath.
   CONFIDE_ASSIGN_OR_RETURN(Translation from, MachineOps::Resolve(*this, e, src, true));
   if (!(from.perms & secinfo::kR)) return Pf(kI, src, "source page is not readable");
-  ByteSpan bytes = epc_.bytes(from.page);
-  std::copy(bytes.begin(), bytes.end(), epc_.mutable_bytes(page).begin());
+  if (!MachineOps::CostOnly(*this)) {
+    ByteSpan bytes = epc_.bytes(from.page);
+    std::copy(bytes.begin(), bytes.end(), epc_.mutable_bytes(page).begin());
+  }
   entry.pending = false;
   entry.perms = secinfo.perms();
   MachineOps::WriteEpcm(*this, page, entry);

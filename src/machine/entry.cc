@@ -2,6 +2,18 @@
 // §40.4) as cost-accounted state transitions of a logical core: which enclave
 // and TCS it runs on, the TCS's busy flag and CSSA, and the entry epoch that
 // ETRACK/EWB tracking depends on. Register state is the monitor's business.
+//
+// EnTurbo's decoupled start (DAC'24 §3): a thread may EENTER an EnTurbo
+// enclave before EINIT and run while worker cores measure it, but nothing may
+// leave the enclave before EINIT has verified the measurement. EEXIT is the
+// enclave's own, deliberate exit, so it faults #GP(0) until then — the SDM's
+// answer to an ENCLU leaf whose preconditions on the enclave do not hold (as
+// EENTER of an uninitialized enclave) — and the policy must EINIT from
+// another core (ENCLS) first; EINIT advances the enclave's busy_until, so an
+// EEXIT after it ends after verification in virtual time. AEX stays allowed:
+// an interrupt is the OS's event, not the enclave's choice, and the state it
+// saves stays in the SSA inside the enclave (EnTurbo parks such threads with
+// HLT; the model just lets the exit and a later ERESUME happen).
 
 #include <fmt/format.h>
 
@@ -36,11 +48,13 @@ void Enter(Machine::Core& c, const std::shared_ptr<EnclaveState>& e, EpcPage tcs
   c.tcs = tcs;
   c.entry_epoch = e->epoch;
   e->inside_epochs.insert(e->epoch);
+  e->threads_inside.fetch_add(1, std::memory_order_release);
   e->tcs[tcs].busy = true;
 }
 
 void Leave(Machine::Core& c, EnclaveState& e) {
   e.inside_epochs.erase(e.inside_epochs.find(c.entry_epoch));
+  e.threads_inside.fetch_sub(1, std::memory_order_release);
   e.tcs[c.tcs].busy = false;
   c.enclave.reset();
 }
@@ -56,6 +70,8 @@ Status Machine::Eexit(CoreId core) {
   CONFIDE_ASSIGN_OR_RETURN(Core * c, MachineOps::EncluCore(*this, core, kI));
   std::shared_ptr<EnclaveState> e = c->enclave;
   std::lock_guard lock(e->mu);
+  // Only an EnTurbo enclave can be entered before EINIT (see the top).
+  if (!e->initialized) return Gp(kI, "enclave is not initialized (EnTurbo: EINIT first)");
   Leave(*c, *e);
   MachineOps::Charge(*this, *c, e.get(), kI);
   return OkStatus();
@@ -84,7 +100,8 @@ Status MachineOps::EnterTcs(Machine& m, CoreId core, EpcPage tcs, Instruction i)
   if (!c) return Gp(i, fmt::format("no logical core {}", core));
   CONFIDE_ASSIGN_OR_RETURN(auto e, TcsEnclave(m, *c, tcs, i));
   std::lock_guard lock(e->mu);
-  if (!e->initialized) return Gp(i, "enclave is not initialized");
+  // EnTurbo's decoupled start: its enclaves may run before EINIT.
+  if (!e->initialized && !e->enturbo()) return Gp(i, "enclave is not initialized");
   TcsState& t = e->tcs[tcs];
   if (t.busy) return Gp(i, "TCS is busy");
   if (i == Instruction::kEenter) {

@@ -6,7 +6,7 @@
 
 namespace confide::machine {
 
-StatusOr<Epc> Epc::Create(uint32_t pages) {
+StatusOr<Epc> Epc::Create(uint32_t pages, PageContents contents) {
   if (pages < 2) return InvalidArgumentError("EPC needs at least 2 pages");
   size_t bytes = size_t{pages} * kPageSize;
   // SAFETY: anonymous private mapping owned by the Epc and unmapped in the
@@ -15,6 +15,9 @@ StatusOr<Epc> Epc::Create(uint32_t pages) {
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED)
     return ResourceExhaustedError(fmt::format("cannot map an EPC of {} pages", pages));
+  // SAFETY: advice on the mapping just created, same address and length. A
+  // failure (a kernel without THP) only costs memory, so it is ignored.
+  if (contents == PageContents::kCostOnly) (void)::madvise(p, bytes, MADV_NOHUGEPAGE);
   return Epc(static_cast<uint8_t*>(p), pages);
 }
 

@@ -14,6 +14,7 @@
 
 #include "base/bytes.h"
 #include "base/status.h"
+#include "machine/page_contents.h"
 #include "machine/secs.h"
 
 namespace confide::machine {
@@ -35,8 +36,10 @@ struct EpcmEntry {
 
 class Epc {
  public:
-  // ResourceExhaustedError if the memory cannot be mapped.
-  static StatusOr<Epc> Create(uint32_t pages);
+  // ResourceExhaustedError if the memory cannot be mapped. In cost-only mode
+  // the mapping is kept out of transparent huge pages, so that the few VA
+  // pages the machine writes do not make whole 2 MiB regions resident.
+  static StatusOr<Epc> Create(uint32_t pages, PageContents contents = PageContents::kFull);
   Epc(Epc&& other) noexcept;
   Epc& operator=(Epc&&) = delete;
   Epc(const Epc&) = delete;

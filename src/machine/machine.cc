@@ -1,5 +1,7 @@
 #include "machine/machine.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "crypto/random.h"
@@ -17,7 +19,7 @@ StatusOr<std::unique_ptr<Machine>> Machine::Create(MachineConfig config) {
     return InvalidArgumentError(fmt::format("cores must be 1..1024, got {}", config.cores));
   if (config.profile.frequency_hz == 0)
     return InvalidArgumentError("cost profile has no frequency");
-  CONFIDE_ASSIGN_OR_RETURN(Epc epc, Epc::Create(config.epc_pages));
+  CONFIDE_ASSIGN_OR_RETURN(Epc epc, Epc::Create(config.epc_pages, config.page_contents));
   std::unique_ptr<Machine> m(new Machine(std::move(config), std::move(epc)));
   CONFIDE_RETURN_IF_ERROR(crypto::RandomBytes(m->paging_key_));
   CONFIDE_RETURN_IF_ERROR(crypto::RandomBytes(m->report_key_id_));
@@ -157,18 +159,29 @@ StatusOr<Machine::Core*> MachineOps::EncluCore(Machine& m, CoreId core, Instruct
   return c;
 }
 
-void MachineOps::Charge(Machine& m, Machine::Core& c, EnclaveState* e, Instruction i) {
-  const uint64_t cost = m.config_.profile.Cycles(i);
-  uint64_t start = c.cycles.load(std::memory_order_relaxed);
+void MachineOps::Charge(Machine& m, Machine::Core& c, EnclaveState* e, Instruction i,
+                        uint64_t not_before) {
+  if (!e) {
+    const uint64_t cost = m.config_.profile.Cycles(i);
+    const uint64_t start = std::max(c.cycles.load(std::memory_order_relaxed), not_before);
+    c.cycles.store(start + cost, std::memory_order_relaxed);
+    c.counters.CountInstruction(i, cost);
+    return;
+  }
   // Instructions on one enclave serialize: start when the enclave is free.
-  if (e && e->busy_until > start) start = e->busy_until;
+  ChargeOn(m, c, *e, i, &e->busy_until, not_before);
+}
+
+void MachineOps::ChargeOn(Machine& m, Machine::Core& c, EnclaveState& e, Instruction i,
+                          uint64_t* busy_until, uint64_t not_before) {
+  const uint64_t cost = m.config_.profile.Cycles(i);
+  const uint64_t start =
+      std::max({c.cycles.load(std::memory_order_relaxed), *busy_until, not_before});
   const uint64_t end = start + cost;
   c.cycles.store(end, std::memory_order_relaxed);
-  if (e) {
-    e->busy_until = end;
-    e->stats.count[static_cast<size_t>(i)]++;
-    e->stats.cycles[static_cast<size_t>(i)] += cost;
-  }
+  *busy_until = end;
+  e.stats.count[static_cast<size_t>(i)]++;
+  e.stats.cycles[static_cast<size_t>(i)] += cost;
   c.counters.CountInstruction(i, cost);
 }
 
@@ -210,6 +223,14 @@ void MachineOps::CountEvent(Machine::Core& c, EnclaveState& e, uint64_t PageEven
   for (size_t i = 0; i < kPageEventCount; ++i)
     if (kPageEventFields[i] == event) c.counters.CountEvent(i);
 }
+void MachineOps::CountCoreEvent(Machine::Core& c, uint64_t PageEvents::*event) {
+  for (size_t i = 0; i < kPageEventCount; ++i)
+    if (kPageEventFields[i] == event) c.counters.CountEvent(i);
+}
+bool MachineOps::CostOnly(const Machine& m) {
+  return m.config_.page_contents == PageContents::kCostOnly;
+}
+std::mutex& MachineOps::VaMu(Machine& m) { return m.va_mu_; }
 uint64_t MachineOps::NextVersion(Machine& m) { return m.next_version_.fetch_add(1); }
 uint64_t MachineOps::NextEnclaveId(Machine& m) { return m.next_enclave_id_.fetch_add(1); }
 const crypto::Aes128Key& MachineOps::PagingKey(const Machine& m) { return m.paging_key_; }

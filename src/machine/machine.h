@@ -13,6 +13,31 @@
 //   * charges its cycles (from the CostProfile) to the virtual clock of the
 //     logical core that issued it, and counts itself per enclave and machine.
 //
+// Page contents (page_contents.h): in full mode pages hold bytes; in
+// cost-only mode (MachineConfig::page_contents) every instruction runs the
+// same checks with the same results, cycles, counters and page events, but
+// only VA pages hold bytes: EADD does not copy (it still parses a TCS from the
+// source), ECREATE/EAUG/EREMOVE/EWB do not zero, EACCEPTCOPY does not copy,
+// Read yields zeros, Write stores nothing, EWB seals no page bytes (the MAC
+// still covers the PCMD fields, address and version, so replay and tampering
+// fail as in full mode), and the measurement omits EEXTEND's data bytes
+// (measurement.h).
+//
+// EnTurbo (DAC'24) enclaves, selected by a nonzero SECS.MEASURE_RANGE_PAGES
+// (secs.h), differ from SGX enclaves in three ways:
+//   * measurement: ECREATE's record goes to the merge, EADD/EEXTEND hash into
+//     the shadow measurement of the page's range, and EINIT compares the
+//     merged split measurement (measurement.h) with SIGSTRUCT.ENCLAVEHASH;
+//     it becomes the enclave's MRENCLAVE;
+//   * virtual time: EEXTEND serializes per range, not on the enclave, and
+//     starts no earlier than the end of the EADD of its page ("pages are
+//     copied before they are measured", EnTurbo R1), so worker cores measure
+//     ranges in parallel; EINIT starts after every range's last EEXTEND;
+//   * decoupled start: EENTER/ERESUME (and AEX) work before EINIT, but EEXIT,
+//     EREPORT and EGETKEY fault #GP(0) until EINIT has verified the
+//     measurement, so nothing leaves the enclave unverified; a start policy
+//     EINITs from another core while the thread runs.
+//
 // Addresses: an EPC page is named by its index (EpcPage) in the EPC, the way
 // the OS names it by physical address; an enclave is named by its SECS page.
 // Linear addresses (ELRANGE) are uint64_t.
@@ -46,6 +71,7 @@
 #include "machine/cost_profile.h"
 #include "machine/counters.h"
 #include "machine/epc.h"
+#include "machine/page_contents.h"
 #include "machine/report.h"
 #include "machine/secs.h"
 #include "machine/sigstruct.h"
@@ -66,14 +92,22 @@ struct MachineConfig {
   std::optional<std::array<uint8_t, 32>> root_secret;
   // CPUSVN reported by EREPORT and checked by EGETKEY.
   std::array<uint8_t, 16> cpu_svn = {1};
+  // Whether pages hold bytes (see the top of this file).
+  PageContents page_contents = PageContents::kFull;
 };
 
 // The sealed form of a page written out by EWB: what the OS stores outside
 // the EPC. Integrity and freshness come from the MAC and the VA slot.
 struct EvictedPage {
-  std::array<uint8_t, kPageSize> ciphertext{};
+  // 4096 bytes, or empty for a non-VA page of a cost-only machine (which has
+  // no bytes to seal): a simulated 64 GiB of evicted pages must not cost
+  // 4 KiB each. ELDU refuses any other length with SGX_MAC_COMPARE_FAIL (the
+  // blob is not what EWB wrote: the same outcome, at the same step, as any
+  // other tampering).
+  std::vector<uint8_t> ciphertext;
   // PCMD (SDM Table 38-23): SECINFO, ENCLAVEID, MAC. LINADDR travels in
-  // PAGEINFO; both are covered by the MAC.
+  // PAGEINFO; both are covered by the MAC. A VA page has ENCLAVEID 0 and
+  // LINADDR 0 (it belongs to no enclave).
   SecInfo secinfo;
   uint64_t enclave_id = 0;
   uint64_t linaddr = 0;
@@ -97,16 +131,20 @@ class Machine {
   Machine& operator=(const Machine&) = delete;
 
   // ---- SGX1 creation (creation.cc) -------------------------------------
-  // ECREATE: `secs` gives SIZE, BASEADDR, SSAFRAMESIZE, ATTRIBUTES, MISCSELECT.
+  // ECREATE: `secs` gives SIZE, BASEADDR, SSAFRAMESIZE, ATTRIBUTES, MISCSELECT
+  // and MEASURE_RANGE_PAGES (EnTurbo; #GP if it makes more than
+  // kMaxMeasureRanges ranges).
   Status Ecreate(CoreId core, const Secs& secs, EpcPage secs_page);
-  // EADD: copies `src` (4096 bytes) into `page` at `linaddr` of enclave
-  // `secs`. PT_SREG pages make the enclave a plugin (PIE); W is masked.
+  // EADD: copies `src` (4096 bytes, also in cost-only mode, where only a TCS
+  // is read from it) into `page` at `linaddr` of enclave `secs`. PT_SREG
+  // pages make the enclave a plugin (PIE); W is masked.
   Status Eadd(CoreId core, EpcPage secs, uint64_t linaddr, const SecInfo& secinfo, ByteSpan src,
               EpcPage page);
   // EEXTEND: measures the 256 bytes at `linaddr` (256-aligned).
   Status Eextend(CoreId core, EpcPage secs, uint64_t linaddr);
-  // EINIT: checks SIGSTRUCT, finalizes MRENCLAVE, sets MRSIGNER. Launch
-  // control is flexible (no EINITTOKEN): any signer may launch.
+  // EINIT: checks SIGSTRUCT, finalizes MRENCLAVE (the split measurement for
+  // an EnTurbo enclave), sets MRSIGNER. Launch control is flexible (no
+  // EINITTOKEN): any signer may launch.
   Status Einit(CoreId core, EpcPage secs, const Sigstruct& sigstruct);
   // EREMOVE: frees any EPC page (a SECS last).
   Status Eremove(CoreId core, EpcPage page);
@@ -126,21 +164,31 @@ class Machine {
   Status Eblock(CoreId core, EpcPage page);
   Status Etrack(CoreId core, EpcPage secs);
   // EWB: seals `page` out of the EPC; its version goes to slot `va_slot` of
-  // the VA page `va_page`. The EPC page becomes free.
+  // the VA page `va_page`. The EPC page becomes free. `page` may be a VA page
+  // (its slots are sealed like any page's bytes, in both modes): it needs no
+  // EBLOCK/ETRACK, since VA pages are never mapped and so never tracked (the
+  // SDM checks BLOCKED and tracking only for other page types), and #GP if
+  // `va_page` is `page` itself.
   StatusOr<EvictedPage> Ewb(CoreId core, EpcPage page, EpcPage va_page, uint32_t va_slot);
   // ELDU / ELDB: loads an evicted page back into free page `page` of enclave
   // `secs`, unblocked / blocked; checks the MAC and the VA slot version and
-  // clears the slot (anti-replay).
+  // clears the slot (anti-replay). For an evicted VA page (PCMD.SECINFO says
+  // PT_VA) `secs` is not used — any value, 0 included, is accepted — and the
+  // page comes back as a PT_VA page holding its slots.
   Status Eldu(CoreId core, const EvictedPage& blob, EpcPage secs, EpcPage page, EpcPage va_page,
               uint32_t va_slot);
   Status Eldb(CoreId core, const EvictedPage& blob, EpcPage secs, EpcPage page, EpcPage va_page,
               uint32_t va_slot);
 
   // ---- Attestation and keys (attestation.cc), ENCLU inside an enclave ---
+  // Both #GP(0) inside an EnTurbo enclave that is not yet initialized.
   StatusOr<Report> Ereport(CoreId core, const TargetInfo& target, const ReportData& data);
   StatusOr<crypto::Aes128Key> Egetkey(CoreId core, const KeyRequest& request);
 
   // ---- Entry and exit (entry.cc) ---------------------------------------
+  // EENTER / ERESUME need an initialized enclave, except an EnTurbo one
+  // (decoupled start). EEXIT faults #GP(0) in an EnTurbo enclave before its
+  // EINIT; AEX does not (see entry.cc).
   Status Eenter(CoreId core, EpcPage tcs);
   Status Eexit(CoreId core);
   // Asynchronous exit (interrupt, fault): saves state in the SSA, CSSA++.
@@ -179,8 +227,10 @@ class Machine {
   // SECS fields of enclave `secs` (MRENCLAVE valid after EINIT).
   StatusOr<Secs> SecsOf(EpcPage secs) const;
   StatusOr<EnclaveStats> StatsOf(EpcPage secs) const;
-  // Page bytes, for tests and the monitor (which maps the EPC into VMs).
+  // Page bytes, for tests and the monitor (which maps the EPC into VMs). In
+  // cost-only mode only VA pages' bytes mean anything.
   ByteSpan PageBytes(EpcPage page) const { return epc_.bytes(page); }
+  PageContents page_contents() const { return config_.page_contents; }
   uint64_t CoreCycles(CoreId core) const;
   void SetCoreCycles(CoreId core, uint64_t cycles);
   CounterSnapshot Counters() const;
@@ -203,6 +253,9 @@ class Machine {
   std::atomic<uint64_t> next_version_{1};
   // Guards every EPCM entry, the SECS table and the free-page accounting.
   mutable std::mutex epcm_mu_;
+  // Guards the bytes of VA pages (their version slots), which EWB/ELDU of
+  // any enclave and EWB/ELDU of the VA page itself touch.
+  std::mutex va_mu_;
   std::vector<std::shared_ptr<EnclaveState>> secs_table_;  // by SECS page
   uint32_t used_pages_ = 0;
   mutable EpcPage free_hint_ = 0;

@@ -5,9 +5,10 @@
 // Thread-safety and locking (see machine.h for the contract):
 //   Enclave::mu guards the enclave's fields and its pages' bytes.
 //   Machine::Core is touched only by the thread driving that core.
+//   MachineOps::va_mu guards the bytes of every VA page.
 //   MachineOps::epcm_mu guards every EpcmEntry and the SECS table.
-// Order: host Enclave::mu -> plugin Enclave::mu -> epcm_mu. Never take an
-// enclave lock while holding epcm_mu. EMAP, whose target is not known to be a
+// Order: host Enclave::mu -> plugin Enclave::mu -> va_mu -> epcm_mu. Never
+// take an enclave lock while holding va_mu or epcm_mu. EMAP, whose target is not known to be a
 // plugin until it is locked, takes the host/target pair with std::scoped_lock.
 #pragma once
 
@@ -16,8 +17,11 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <unordered_map>
+#include <vector>
 
 #include "machine/machine.h"
+#include "machine/measurement.h"
 
 namespace confide::machine {
 
@@ -48,7 +52,7 @@ struct EnclaveState {
   uint64_t eid = 0;
   // Guarded by mu.
   Secs secs;
-  crypto::Sha256 measurement;  // MRENCLAVE in progress until EINIT
+  MeasurementBuilder measurement;  // MRENCLAVE (or EnTurbo's split value) until EINIT
   bool initialized = false;
   std::atomic<bool> removed{false};  // SECS EREMOVEd; handles still held are dead
   EnclaveKind kind = EnclaveKind::kUndecided;
@@ -58,16 +62,28 @@ struct EnclaveState {
   uint32_t children = 0;                       // resident EPC pages owned, SECS excluded
   std::map<uint64_t, PluginMapping> mappings;  // host: mapped plugins by base
   uint32_t mapped_by = 0;                      // plugin: hosts that map it
+  std::vector<EnclaveState*> mapping_hosts;    // plugin: those hosts (live: a host
+                                               // cannot be removed while it maps)
+  // Threads inside (EENTER/ERESUME .. EEXIT/AEX). Written under mu; read
+  // without it by EBLOCK/EWB of a plugin's page, which must not take a
+  // host's lock (the order is host -> plugin).
+  std::atomic<uint32_t> threads_inside{0};
   std::map<EpcPage, TcsState> tcs;
   std::map<uint64_t, TcsState> evicted_tcs;  // state of TCS pages out by EWB, by address
   std::multiset<uint64_t> inside_epochs;     // entry epoch of each thread inside
   uint64_t epoch = 0;                        // advanced by ETRACK
   uint64_t busy_until = 0;                   // virtual time this enclave is busy until
   EnclaveStats stats;
+  // EnTurbo only (empty otherwise): each range's EEXTENDs serialize on their
+  // own clock, and an EEXTEND starts no earlier than its page's EADD ended.
+  // eadd_end is dropped at EINIT (no EEXTEND can follow).
+  std::vector<uint64_t> range_busy_until;           // by range index
+  std::unordered_map<uint64_t, uint64_t> eadd_end;  // page address -> EADD end
 
   bool Contains(uint64_t linaddr) const {
     return linaddr >= secs.base_addr && linaddr - secs.base_addr < secs.size;
   }
+  bool enturbo() const { return secs.measure_range_pages != 0; }
 
   // `pages` is changed only through these, which keep a one-entry cache of
   // the last page found: EEXTEND looks up the page EADD just added 16 times
@@ -141,9 +157,16 @@ class MachineOps {
   static StatusOr<Machine::Core*> EncluCore(Machine& m, CoreId core, Instruction i);
   // EENTER / ERESUME (entry.cc).
   static Status EnterTcs(Machine& m, CoreId core, EpcPage tcs, Instruction i);
-  // Charges `i` to the core's clock and the enclave's, and counts it.
-  // REQUIRES: holding e.mu (if e is given).
-  static void Charge(Machine& m, Machine::Core& c, EnclaveState* e, Instruction i);
+  // Charges `i` to the core's clock and the enclave's, and counts it. The
+  // instruction starts at the latest of the core's clock, the enclave's
+  // busy_until and `not_before`. REQUIRES: holding e.mu (if e is given).
+  static void Charge(Machine& m, Machine::Core& c, EnclaveState* e, Instruction i,
+                     uint64_t not_before = 0);
+  // Charges `i` like Charge, but serialized on `*busy_until` (an EnTurbo
+  // range's clock) instead of the enclave's busy_until, which it leaves as
+  // is. Counts it for `e`. REQUIRES: holding e.mu.
+  static void ChargeOn(Machine& m, Machine::Core& c, EnclaveState& e, Instruction i,
+                       uint64_t* busy_until, uint64_t not_before);
   // Claims free page `p` for an enclave page. #PF if `p` is outside the EPC or
   // EPCM.VALID is set. Takes epcm_mu. On success the entry is valid with the
   // given fields.
@@ -156,6 +179,11 @@ class MachineOps {
   // Counts a page event for the enclave and the core.
   // REQUIRES: holding e.mu.
   static void CountEvent(Machine::Core& c, EnclaveState& e, uint64_t PageEvents::*event);
+  // Counts a page event for the core only (a VA page belongs to no enclave).
+  static void CountCoreEvent(Machine::Core& c, uint64_t PageEvents::*event);
+  // True in cost-only mode: no bytes of non-VA pages are read or written.
+  static bool CostOnly(const Machine& m);
+  static std::mutex& VaMu(Machine& m);
   static uint64_t NextVersion(Machine& m);
   static uint64_t NextEnclaveId(Machine& m);
   static const crypto::Aes128Key& PagingKey(const Machine& m);

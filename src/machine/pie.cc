@@ -8,6 +8,8 @@
 // plugin's range survive EUNMAP and must be removed before a plugin is mapped
 // there again (PIE Fig. 8b, phase II).
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "machine/machine.h"
@@ -74,6 +76,7 @@ Status Machine::Emap(CoreId core, EpcPage plugin_secs, const crypto::Sha256Diges
         fmt::format("plugin range [0x{:x}, 0x{:x}) overlaps a private page", begin, end));
   host->mappings[begin] = PluginMapping{plugin, end};
   plugin->mapped_by++;
+  plugin->mapping_hosts.push_back(host.get());
   MachineOps::Charge(*this, *c, host.get(), kI);
   return OkStatus();
 }
@@ -90,6 +93,8 @@ Status Machine::Eunmap(CoreId core, EpcPage plugin_secs) {
     {
       std::lock_guard plugin_lock(plugin->mu);
       plugin->mapped_by--;
+      auto& hosts = plugin->mapping_hosts;
+      hosts.erase(std::find(hosts.begin(), hosts.end(), host.get()));
     }
     MachineOps::Charge(*this, *c, host.get(), kI);
     return OkStatus();

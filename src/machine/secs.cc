@@ -35,6 +35,7 @@ StatusOr<Secs> Secs::Parse(ByteSpan page) {
   s.base_addr = LoadLe<uint64_t>(p + 8);
   s.ssa_frame_size = LoadLe<uint32_t>(p + 16);
   s.misc_select = LoadLe<uint32_t>(p + 20);
+  s.measure_range_pages = LoadLe<uint32_t>(p + 24);
   s.attributes.flags = LoadLe<uint64_t>(p + 48);
   s.attributes.xfrm = LoadLe<uint64_t>(p + 56);
   std::copy_n(p + 64, 32, s.mr_enclave.begin());
@@ -53,6 +54,7 @@ std::array<uint8_t, kSecsSize> Secs::Serialize() const {
   StoreLe<uint64_t>(p + 8, base_addr);
   StoreLe<uint32_t>(p + 16, ssa_frame_size);
   StoreLe<uint32_t>(p + 20, misc_select);
+  StoreLe<uint32_t>(p + 24, measure_range_pages);
   StoreLe<uint64_t>(p + 48, attributes.flags);
   StoreLe<uint64_t>(p + 56, attributes.xfrm);
   std::copy(mr_enclave.begin(), mr_enclave.end(), p + 64);

@@ -82,14 +82,20 @@ struct Attributes {
 inline constexpr size_t kSecsSize = 4096;
 
 // The SECS fields confide models (SDM Vol. 3D Table 38-2). Offsets:
-//   SIZE 0, BASEADDR 8, SSAFRAMESIZE 16, MISCSELECT 20, ATTRIBUTES 48,
-//   MRENCLAVE 64, MRSIGNER 128, CONFIGID 224, ISVPRODID 256, ISVSVN 258,
-//   CONFIGSVN 260.
+//   SIZE 0, BASEADDR 8, SSAFRAMESIZE 16, MISCSELECT 20, MEASURE_RANGE_PAGES 24
+//   (EnTurbo, below), ATTRIBUTES 48, MRENCLAVE 64, MRSIGNER 128, CONFIGID 224,
+//   ISVPRODID 256, ISVSVN 258, CONFIGSVN 260.
 struct Secs {
   uint64_t size = 0;
   uint64_t base_addr = 0;
   uint32_t ssa_frame_size = 1;  // in pages
   uint32_t misc_select = 0;
+  // EnTurbo (DAC'24): 0 is an ordinary SGX enclave. Nonzero selects the split
+  // measurement (measurement.h) with ranges of this many pages by offset from
+  // BASEADDR, per-range EEXTEND serialization, and entry before EINIT (see
+  // machine.h). EnTurbo keeps the SECS layout by using reserved bytes: this
+  // field is the first 4 of the SDM's 24 reserved bytes at offset 24.
+  uint32_t measure_range_pages = 0;
   Attributes attributes;
   crypto::Sha256Digest mr_enclave{};
   crypto::Sha256Digest mr_signer{};

@@ -143,12 +143,7 @@ TEST_F(PagingTest, EwbOfInvalidPageFaultsPf) {
   EXPECT_PF_AT(QUIET(m().Ewb(kOs, kEpcPages, va_, 0)), Epc::Address(kEpcPages));
 }
 
-TEST_F(PagingTest, EwbOfVaPageIsUnimplemented) {
-  const EpcPage other_va = NewVa();
-  auto r = QUIET(m().Ewb(kOs, other_va, va_, 0));
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kUnimplemented);
-}
+// EWB and ELDU of VA pages: va_eviction_test.cc.
 
 TEST_F(PagingTest, EwbOfSecsWithChildrenIsChildPresent) {
   EXPECT_SGX(QUIET(m().Ewb(kOs, host_.secs, va_, 0)), kChildPresent);
@@ -340,6 +335,17 @@ TEST_F(ElduFailTest, TamperedBlobIsMacCompareFail) {
     SCOPED_TRACE(what);
     EvictedPage b = blob_;
     tamper(b);
+    EXPECT_SGX(QUIET(Load(b)), kMacCompareFail);
+  }
+  EXPECT_OK(Load(blob_));
+}
+
+TEST_F(ElduFailTest, CiphertextOfWrongLengthIsMacCompareFail) {
+  // Full mode seals 4096 bytes; anything else is not what EWB wrote.
+  for (size_t n : {size_t{0}, size_t{1}, kPageSize - 1, kPageSize + 1}) {
+    SCOPED_TRACE(n);
+    EvictedPage b = blob_;
+    b.ciphertext.resize(n);
     EXPECT_SGX(QUIET(Load(b)), kMacCompareFail);
   }
   EXPECT_OK(Load(blob_));

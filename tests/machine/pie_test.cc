@@ -260,12 +260,29 @@ TEST_F(PieTest, EremoveOfHostSecsWithMappingIsChildPresent) {
   EXPECT_SGX(QUIET(m().Eremove(kOs, a_.secs)), kChildPresent);
 }
 
-TEST_F(PieTest, MappedPluginPagesArePinned) {
-  // Hosts read plugin pages without the plugin's lock, so a mapped plugin's
-  // pages cannot be blocked or evicted.
+TEST_F(PieTest, MappedPluginPagesArePinnedWhileAMappingHostRuns) {
+  // A thread inside a mapping host may hold the page in its TLB, so the
+  // plugin's pages cannot be blocked or evicted until it is out.
   ASSERT_OK(MapInto(kA, a_, p_));
   EXPECT_SGX(QUIET(m().Eblock(kOs, p_.data_pages[1])), kPluginMapped);
   EXPECT_FALSE(m().Epcm(p_.data_pages[1]).blocked);
+  EXPECT_EQ(ReadPage(kA, p_.addr(1)), PatternPage(7, 1));
+}
+
+TEST_F(PieTest, MappedPluginPageEvictsWhenNoMappingHostRuns) {
+  ASSERT_OK(MapInto(kA, a_, p_));
+  ASSERT_OK(m().Aex(kA));  // the host's thread is out (an interrupt)
+  const EpcPage va = NewVa();
+  auto blob = Evict(m(), kOs, p_.secs, p_.data_pages[1], va, 0);
+  ASSERT_OK(blob);
+  ASSERT_OK(m().Eresume(kA, a_.tcs));
+  // Still mapped: the host's next read faults, the OS reloads the page.
+  uint8_t x;
+  EXPECT_PF_AT(m().Read(kA, p_.addr(1), {&x, 1}), p_.addr(1));
+  ASSERT_OK(m().Aex(kA));
+  const EpcPage dest = Free();
+  ASSERT_OK(m().Eldu(kOs, *blob, p_.secs, dest, va, 0));
+  ASSERT_OK(m().Eresume(kA, a_.tcs));
   EXPECT_EQ(ReadPage(kA, p_.addr(1)), PatternPage(7, 1));
 }
 

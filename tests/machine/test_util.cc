@@ -46,12 +46,14 @@ CostProfile TestProfile() {
 }
 
 std::unique_ptr<Machine> MakeMachine(uint32_t epc_pages,
-                                     std::optional<std::array<uint8_t, 32>> root, uint32_t cores) {
+                                     std::optional<std::array<uint8_t, 32>> root, uint32_t cores,
+                                     PageContents contents) {
   MachineConfig config;
   config.profile = TestProfile();
   config.epc_pages = epc_pages;
   config.cores = cores;
   config.root_secret = root;
+  config.page_contents = contents;
   auto m = Machine::Create(config);
   if (!m.ok()) {
     ADD_FAILURE() << "Machine::Create: " << m.error().ToString();
@@ -180,6 +182,7 @@ StatusOr<Built> BuildEnclave(Machine& m, const BuildOptions& o) {
   secs.misc_select = o.misc_select;
   secs.attributes = {o.attributes, kXfrm};
   secs.config_svn = o.config_svn;
+  secs.measure_range_pages = o.measure_range_pages;
   b.secs_value = secs;
 
   for (uint32_t i = 0; i < o.pages; ++i) {
@@ -213,7 +216,18 @@ StatusOr<Built> BuildEnclave(Machine& m, const BuildOptions& o) {
       b.data_pages.push_back(page);
     }
   }
-  b.mrenclave = MeasureExpected(secs.ssa_frame_size, secs.size, b.specs);
+  if (m.page_contents() == PageContents::kFull && secs.measure_range_pages == 0) {
+    b.mrenclave = MeasureExpected(secs.ssa_frame_size, secs.size, b.specs);
+  } else {
+    MeasurementBuilder mb(m.page_contents(), secs.measure_range_pages);
+    mb.Ecreate(secs.ssa_frame_size, secs.size);
+    for (const PageSpec& p : b.specs) {
+      mb.Eadd(p.offset, p.secinfo);
+      for (size_t c = 0; p.measured && c < kPageSize; c += kEextendChunkSize)
+        mb.Eextend(p.offset + c, ByteSpan(p.bytes).subspan(c, kEextendChunkSize));
+    }
+    b.mrenclave = mb.Finish();
+  }
   SigOptions so;
   so.attributes = secs.attributes;
   so.misc_select = o.misc_select;

@@ -93,10 +93,11 @@ inline size_t Idx(Instruction i) { return static_cast<size_t>(i); }
 CostProfile TestProfile();
 
 // A machine with the test profile, `epc_pages` pages, 4 cores and kRootSecret
-// (or `root`).
+// (or `root`), in full mode (or `contents`).
 std::unique_ptr<Machine> MakeMachine(uint32_t epc_pages,
                                      std::optional<std::array<uint8_t, 32>> root = kRootSecret,
-                                     uint32_t cores = 4);
+                                     uint32_t cores = 4,
+                                     PageContents contents = PageContents::kFull);
 
 // ---- Signing ----------------------------------------------------------------
 
@@ -161,6 +162,7 @@ struct BuildOptions {
   uint16_t isv_svn = 0;
   const crypto::Rsa3072PrivateKey* key = nullptr;
   CoreId core = 0;
+  uint32_t measure_range_pages = 0;  // EnTurbo (SECS.MEASURE_RANGE_PAGES)
 };
 
 struct Built {
@@ -173,7 +175,9 @@ struct Built {
   std::vector<PageSpec> specs;
   std::vector<EpcPage> data_pages;      // the data pages in order
   std::map<uint64_t, EpcPage> page_at;  // every page by linear address
-  crypto::Sha256Digest mrenclave{};     // expected (and, after EINIT, actual)
+  // Expected (and, after EINIT, actual): MeasureExpected for a full-mode SGX
+  // enclave, else MeasurementBuilder in the machine's mode.
+  crypto::Sha256Digest mrenclave{};
   Sigstruct sigstruct;
 
   uint64_t addr(uint32_t i) const { return base + uint64_t{i} * kPageSize; }

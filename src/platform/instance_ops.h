@@ -1,0 +1,64 @@
+// instance_ops.h — what start policies and chains do the same way to an
+// instance: entering and leaving it, going out to the OS for a page (AEX,
+// driver, ERESUME) while inside, touching pages (reloading evicted ones),
+// growing the heap by EAUG, executing, copy-on-write of plugin pages, and
+// destroying it.
+//
+// Thread-safety: as the EpcDriver (one thread at a time).
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "platform/enclave_builder.h"
+#include "platform/policy/start_policy.h"
+
+namespace confide::platform {
+
+// The base address of every enclave: aligned to any power-of-two size up to
+// 1 TiB, so one constant serves every layout.
+inline constexpr uint64_t kEnclaveBase = uint64_t{1} << 40;
+
+class InstanceOps {
+ public:
+  explicit InstanceOps(PolicyContext& ctx) : ctx_(ctx) {}
+
+  // Fills an Instance's addresses from a built enclave and its spec.
+  static void Describe(const BuiltEnclave& e, const EnclaveSpec& spec, Instance* in);
+
+  // EENTER (pinning the instance so the driver leaves its pages in) / EEXIT.
+  Status Enter(CoreId core, Instance& in);
+  Status Exit(CoreId core, Instance& in);
+  // Runs `os` outside the enclave: AEX before and ERESUME after if the
+  // instance is entered (the OS cannot issue ENCLS in enclave mode).
+  Status OutToOs(CoreId core, Instance& in, const std::function<Status()>& os);
+  // A free EPC page for the instance, going out to the OS if eviction is needed.
+  StatusOr<EpcPage> AllocateFor(CoreId core, Instance& in);
+  // Makes `pages` pages from `linaddr` resident (a touch): evicted ones are
+  // loaded back by the OS after an AEX.
+  Status Touch(CoreId core, Instance& in, uint64_t linaddr, uint64_t pages);
+  // SGX2 heap growth while entered: per batch of `batch` pages a fault (AEX),
+  // EAUGs by the OS, ERESUME, and the enclave's EACCEPTs.
+  Status GrowHeap(CoreId core, Instance& in, uint64_t pages, uint32_t batch);
+  // `cycles` of execution, charged in slices with yields.
+  void Execute(CoreId core, uint64_t cycles);
+  // Copy-on-write of `count` plugin pages spread over `plugins` (each
+  // plugin's first pages, in proportion to its size). REQUIRES: entered.
+  Status CopyOnWrite(CoreId core, Instance& in, const std::vector<BuiltEnclave>& plugins,
+                     uint64_t count);
+  // Copy-on-write of `pages` pages of `plugin` from `linaddr`. REQUIRES: entered.
+  Status CopyRange(CoreId core, Instance& in, const BuiltEnclave& plugin, uint64_t linaddr,
+                   uint64_t pages);
+  // Drops the copy-on-write pages (EREMOVE, PIE §V: 4.5K per page), so the
+  // plugins show through again. REQUIRES: not entered.
+  Status DropCopies(CoreId core, Instance& in);
+  // EUNMAP of every mapped plugin (entered), then destroys the instance.
+  Status Destroy(CoreId core, Instance& in);
+
+ private:
+  machine::Machine& m() { return *ctx_.machine; }
+  EpcDriver& driver() { return *ctx_.driver; }
+  PolicyContext& ctx_;
+};
+
+}  // namespace confide::platform
