@@ -170,7 +170,7 @@ class ChainRun {
       const uint64_t bytes = std::min<uint64_t>(kPageSize, data_bytes_ - offset);
       CONFIDE_RETURN_IF_ERROR(ops_.Touch(core_, in, linaddr + offset, 1));
       CONFIDE_RETURN_IF_ERROR(f(offset, bytes));
-      if (page % kYieldPages == kYieldPages - 1) ctx_.Yield(core_);
+      if (page % kYieldPages == kYieldPages - 1) CONFIDE_RETURN_IF_ERROR(ops_.Yield(core_, in));
     }
     return OkStatus();
   }
@@ -208,7 +208,7 @@ class ChainRun {
   Status FinishFunction(uint32_t i, Instance& in, uint64_t data_linaddr) {
     if (config_.inspect)
       CONFIDE_RETURN_IF_ERROR(Annotate(config_.inspect(i, in.secs, data_linaddr), "inspect"));
-    ops_.Execute(core_, config_.functions[i].exec_cycles);
+    CONFIDE_RETURN_IF_ERROR(ops_.Execute(core_, in, config_.functions[i].exec_cycles));
     return OkStatus();
   }
 

@@ -76,7 +76,7 @@ void EpcDriver::Track(EpcPage secs, uint64_t linaddr, EpcPage page) {
   }
   if (page == secs) return;  // SECS pages are never evicted
   e->resident[linaddr] = page;
-  pages_[page] = PageInfo{secs, linaddr, true};
+  pages_[page] = PageInfo{secs, linaddr, true, false};
   fifo_.push_back(page);
 }
 
@@ -137,7 +137,7 @@ StatusOr<EpcPage> EpcDriver::VaResident(CoreId core, uint32_t va) {
   v.out.reset();
   v.resident = true;
   v.page = page;
-  pages_[page] = PageInfo{v.owner, 0, false};
+  pages_[page] = PageInfo{v.owner, 0, false, false};
   stats_.va_reloads++;
   stats_.backing_pages--;
   return page;
@@ -161,7 +161,7 @@ Status EpcDriver::EvictOne(CoreId core) {
     PageInfo info = pages_[p];
     if (!info.tracked) continue;  // removed or evicted since it was queued
     Enclave* e = Find(info.secs);
-    if (!Evictable(*e)) {
+    if (info.pinned || !Evictable(*e)) {
       fifo_.push_back(p);
       continue;
     }

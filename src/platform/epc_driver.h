@@ -77,6 +77,10 @@ class EpcDriver {
   // pages are not evicted. Pins nest.
   void Pin(EpcPage secs);
   void Unpin(EpcPage secs);
+  // Keeps one resident page in (e.g. the source of a copy while the page for
+  // the copy is allocated). Not nested.
+  void PinPage(EpcPage page) { pages_[page].pinned = true; }
+  void UnpinPage(EpcPage page) { pages_[page].pinned = false; }
   // PIE: host `host` has EMAPped / EUNMAPped plugin `plugin`. A mapped
   // plugin's pages are evicted only while no host that maps it is pinned
   // (a host thread inside could be reading them).
@@ -122,6 +126,7 @@ class EpcDriver {
     EpcPage secs = 0;
     uint64_t linaddr = 0;
     bool tracked = false;
+    bool pinned = false;
   };
   std::vector<PageInfo> pages_;
   std::deque<EpcPage> fifo_;  // victim candidates, oldest first (lazily pruned)

@@ -22,6 +22,7 @@ void InstanceOps::Describe(const BuiltEnclave& e, const EnclaveSpec& spec, Insta
 }
 
 Status InstanceOps::Enter(CoreId core, Instance& in) {
+  if (in.entered) return OkStatus();
   driver().Pin(in.secs);
   StatusOr<EpcPage> tcs = driver().Resident(core, in.secs, in.tcs_linaddr);
   Status s = tcs.ok() ? m().Eenter(core, *tcs) : tcs.status();
@@ -50,8 +51,13 @@ Status InstanceOps::OutToOs(CoreId core, Instance& in, const std::function<Statu
   Status s = os();
   // Resume even if the OS failed, so the thread can leave normally.
   StatusOr<EpcPage> tcs = driver().Resident(core, in.secs, in.tcs_linaddr);
+  if (!tcs.ok()) {
+    // The thread stays out (in its AEX state); a later EENTER may enter
+    // again, e.g. to unmap plugins before teardown.
+    in.entered = false;
+    return Annotate(tcs.status(), "reloading the TCS for ERESUME");
+  }
   driver().Pin(in.secs);
-  if (!tcs.ok()) return Annotate(tcs.status(), "reloading the TCS for ERESUME");
   in.tcs_page = *tcs;
   Status resumed = m().Eresume(core, in.tcs_page);
   CONFIDE_RETURN_IF_ERROR(s);
@@ -75,7 +81,7 @@ Status InstanceOps::Touch(CoreId core, Instance& in, uint64_t linaddr, uint64_t 
     if (driver().IsResident(in.secs, a)) continue;
     CONFIDE_RETURN_IF_ERROR(OutToOs(
         core, in, [&]() -> Status { return driver().Resident(core, in.secs, a).status(); }));
-    if (i % 64 == 63) ctx_.Yield(core);
+    if (i % 64 == 63) CONFIDE_RETURN_IF_ERROR(Yield(core, in));
   }
   return OkStatus();
 }
@@ -104,13 +110,13 @@ Status InstanceOps::GrowHeap(CoreId core, Instance& in, uint64_t pages, uint32_t
       CONFIDE_RETURN_IF_ERROR(m().Eaccept(core, pending, first + i * kPageSize));
     }
     done += n;
-    ctx_.Yield(core);
+    CONFIDE_RETURN_IF_ERROR(Yield(core, in));
   }
   in.heap_committed += pages;
   return OkStatus();
 }
 
-void InstanceOps::Execute(CoreId core, uint64_t cycles) {
+Status InstanceOps::Execute(CoreId core, Instance& in, uint64_t cycles) {
   // In slices of about 1 ms at 3.8 GHz, so the simulator can interleave cores.
   constexpr uint64_t kSlice = 4'000'000;
   uint64_t left = cycles;
@@ -118,8 +124,17 @@ void InstanceOps::Execute(CoreId core, uint64_t cycles) {
     const uint64_t n = std::min(left, kSlice);
     ctx_.ChargeSoftware(core, SoftwareWork::kExecute, n);
     left -= n;
-    if (left > 0) ctx_.Yield(core);
+    CONFIDE_RETURN_IF_ERROR(Yield(core, in));
   }
+  return OkStatus();
+}
+
+Status InstanceOps::Yield(CoreId core, Instance& in) {
+  if (!ctx_.yield) return OkStatus();
+  return OutToOs(core, in, [&]() -> Status {
+    ctx_.Yield(core);
+    return OkStatus();
+  });
 }
 
 Status InstanceOps::CopyOnWrite(CoreId core, Instance& in, const std::vector<BuiltEnclave>& plugins,
@@ -144,18 +159,33 @@ Status InstanceOps::CopyRange(CoreId core, Instance& in, const BuiltEnclave& plu
                               uint64_t linaddr, uint64_t pages) {
   for (uint64_t i = 0; i < pages; ++i) {
     const uint64_t a = linaddr + i * kPageSize;
-    // EACCEPTCOPY reads the plugin's page: the OS loads it if it was evicted.
-    if (!driver().IsResident(plugin.secs, a)) {
-      CONFIDE_RETURN_IF_ERROR(OutToOs(
-          core, in, [&]() -> Status { return driver().Resident(core, plugin.secs, a).status(); }));
-    }
-    CONFIDE_ASSIGN_OR_RETURN(EpcPage page, AllocateFor(core, in));
-    CONFIDE_RETURN_IF_ERROR(m().CopyOnWrite(core, in.tcs_page, a, page));
-    driver().Track(in.secs, a, page);
+    // EACCEPTCOPY reads the plugin's page: the OS loads it if it was
+    // evicted, and it stays pinned until the copy is made, so that
+    // allocating the copy's page cannot evict it again.
+    EpcPage source = 0;
+    CONFIDE_RETURN_IF_ERROR(OutToOs(core, in, [&]() -> Status {
+      CONFIDE_ASSIGN_OR_RETURN(source, driver().Resident(core, plugin.secs, a));
+      return OkStatus();
+    }));
+    driver().PinPage(source);
+    StatusOr<EpcPage> page = AllocateFor(core, in);
+    Status copied = page.ok() ? m().CopyOnWrite(core, in.tcs_page, a, *page) : page.status();
+    driver().UnpinPage(source);
+    CONFIDE_RETURN_IF_ERROR(copied);
+    driver().Track(in.secs, a, *page);
     in.cow_pages.push_back(a);
-    if (i % 64 == 63) ctx_.Yield(core);
+    if (i % 64 == 63) CONFIDE_RETURN_IF_ERROR(Yield(core, in));
   }
   return OkStatus();
+}
+
+Status InstanceOps::Reset(CoreId core, Instance& in, uint64_t data_pages, uint64_t heap_pages) {
+  CONFIDE_RETURN_IF_ERROR(Enter(core, in));
+  CONFIDE_RETURN_IF_ERROR(Touch(core, in, in.data_linaddr, data_pages));
+  CONFIDE_RETURN_IF_ERROR(Touch(core, in, in.heap_linaddr, heap_pages));
+  ctx_.ChargeSoftware(core, SoftwareWork::kReset,
+                      (data_pages + heap_pages) * ctx_.software.reset_cycles_per_page);
+  return Exit(core, in);
 }
 
 Status InstanceOps::DropCopies(CoreId core, Instance& in) {

@@ -26,7 +26,8 @@ class InstanceOps {
   // Fills an Instance's addresses from a built enclave and its spec.
   static void Describe(const BuiltEnclave& e, const EnclaveSpec& spec, Instance* in);
 
-  // EENTER (pinning the instance so the driver leaves its pages in) / EEXIT.
+  // EENTER (pinning the instance so the driver leaves its pages in; nothing
+  // if already entered) / EEXIT.
   Status Enter(CoreId core, Instance& in);
   Status Exit(CoreId core, Instance& in);
   // Runs `os` outside the enclave: AEX before and ERESUME after if the
@@ -40,8 +41,15 @@ class InstanceOps {
   // SGX2 heap growth while entered: per batch of `batch` pages a fault (AEX),
   // EAUGs by the OS, ERESUME, and the enclave's EACCEPTs.
   Status GrowHeap(CoreId core, Instance& in, uint64_t pages, uint32_t batch);
-  // `cycles` of execution, charged in slices with yields.
-  void Execute(CoreId core, uint64_t cycles);
+  // `cycles` of execution inside `in`, charged in slices with a Yield after
+  // each (the last included, so other cores catch up before this one's next
+  // visible step).
+  Status Execute(CoreId core, Instance& in, uint64_t cycles);
+  // Lets the simulator run other cores (PolicyContext::yield). If `in` is
+  // entered, the core switch is an interrupt: AEX, the enclave is unpinned
+  // while its thread is out (its pages may be evicted, as a timer tick
+  // allows on real hardware), then ERESUME. Without a simulator: nothing.
+  Status Yield(CoreId core, Instance& in);
   // Copy-on-write of `count` plugin pages spread over `plugins` (each
   // plugin's first pages, in proportion to its size). REQUIRES: entered.
   Status CopyOnWrite(CoreId core, Instance& in, const std::vector<BuiltEnclave>& plugins,
@@ -49,6 +57,10 @@ class InstanceOps {
   // Copy-on-write of `pages` pages of `plugin` from `linaddr`. REQUIRES: entered.
   Status CopyRange(CoreId core, Instance& in, const BuiltEnclave& plugin, uint64_t linaddr,
                    uint64_t pages);
+  // A warm instance's reset: zeroes (inside the enclave, at
+  // software.reset_cycles_per_page) the data and heap pages a function may
+  // have dirtied, so the next tenant sees nothing of this one (PIE §III-B).
+  Status Reset(CoreId core, Instance& in, uint64_t data_pages, uint64_t heap_pages);
   // Drops the copy-on-write pages (EREMOVE, PIE §V: 4.5K per page), so the
   // plugins show through again. REQUIRES: not entered.
   Status DropCopies(CoreId core, Instance& in);

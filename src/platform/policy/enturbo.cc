@@ -83,7 +83,7 @@ class EnturboPolicy : public PolicyBase {
     if (in.heap_committed < workload_.heap_pages)
       CONFIDE_RETURN_IF_ERROR(
           ops_.GrowHeap(core, in, workload_.heap_pages - in.heap_committed, options_.eaug_batch));
-    Execute(core);
+    CONFIDE_RETURN_IF_ERROR(Execute(core, in));
     // Verification, by the first worker; the output leaves only after it.
     CONFIDE_ASSIGN_OR_RETURN(machine::Sigstruct sig, SigFor(spec_));
     CONFIDE_RETURN_IF_ERROR(Annotate(m().Einit(Worker(core, 0), in.secs, sig), "enturbo EINIT"));

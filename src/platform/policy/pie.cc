@@ -189,34 +189,33 @@ class PiePolicy : public PolicyBase {
         CONFIDE_RETURN_IF_ERROR(ops_.Touch(core, in, in.heap_linaddr, workload_.heap_pages));
       CONFIDE_RETURN_IF_ERROR(ops_.CopyOnWrite(core, in, plugins_, workload_.cow_pages()));
     }
-    Execute(core);
+    CONFIDE_RETURN_IF_ERROR(Execute(core, in));
     return ops_.Exit(core, in);
   }
 
   Status Finish(CoreId core, std::unique_ptr<Instance> instance) override {
-    Instance& in = *instance;
-    if (flavor_ != Flavor::kWarm) return ops_.Destroy(core, in);
+    if (flavor_ != Flavor::kWarm) return ops_.Destroy(core, *instance);
     // Reset: zero the data and heap the function dirtied, then drop the
     // copy-on-write pages so the plugins show through again.
-    CONFIDE_RETURN_IF_ERROR(ops_.Enter(core, in));
-    CONFIDE_RETURN_IF_ERROR(ops_.Touch(core, in, in.data_linaddr, workload_.data_pages));
-    CONFIDE_RETURN_IF_ERROR(ops_.Touch(core, in, in.heap_linaddr, workload_.heap_pages));
-    ctx_.ChargeSoftware(
-        core, SoftwareWork::kReset,
-        (workload_.data_pages + workload_.heap_pages) * ctx_.software.reset_cycles_per_page);
-    CONFIDE_RETURN_IF_ERROR(ops_.Exit(core, in));
-    CONFIDE_RETURN_IF_ERROR(ops_.DropCopies(core, in));
-    instance.release();
-    pool_.push_back(std::unique_ptr<Instance>(&in));
+    Status reset = ops_.Reset(core, *instance, workload_.data_pages, workload_.heap_pages);
+    if (reset.ok()) reset = ops_.DropCopies(core, *instance);
+    if (!reset.ok()) {
+      // An instance that cannot be reset must not serve again.
+      (void)ops_.Destroy(core, *instance);
+      return reset;
+    }
+    pool_.push_back(std::move(instance));
     return OkStatus();
   }
 
   Status Shutdown(CoreId core) override {
-    while (!pool_.empty()) {
-      CONFIDE_RETURN_IF_ERROR(ops_.Destroy(core, *pool_.front()));
-      pool_.pop_front();
+    Status first;
+    for (; !pool_.empty(); pool_.pop_front()) {
+      Status s = ops_.Destroy(core, *pool_.front());
+      if (first.ok() && !s.ok()) first = s;
     }
-    return DestroyPlugins(ctx_, core, plugins_);
+    Status plugins = DestroyPlugins(ctx_, core, plugins_);
+    return first.ok() ? plugins : first;
   }
 
  private:

@@ -35,7 +35,9 @@ class PolicyBase : public StartPolicy {
   // Build + InstanceOps::Describe.
   StatusOr<std::unique_ptr<Instance>> BuildInstance(CoreId core, const EnclaveSpec& spec,
                                                     const BuildOptions& options = {});
-  void Execute(CoreId core) { ops_.Execute(core, workload_.exec_cycles); }
+  Status Execute(CoreId core, Instance& in) {
+    return ops_.Execute(core, in, workload_.exec_cycles);
+  }
 
   std::string name_;
   PolicyContext& ctx_;

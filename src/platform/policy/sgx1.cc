@@ -69,33 +69,29 @@ class Sgx1Policy : public PolicyBase {
     CONFIDE_RETURN_IF_ERROR(ops_.Enter(core, in));
     CONFIDE_RETURN_IF_ERROR(ops_.Touch(core, in, in.data_linaddr, workload_.data_pages));
     CONFIDE_RETURN_IF_ERROR(ops_.Touch(core, in, in.heap_linaddr, workload_.heap_pages));
-    Execute(core);
+    CONFIDE_RETURN_IF_ERROR(Execute(core, in));
     return ops_.Exit(core, in);
   }
 
   Status Finish(CoreId core, std::unique_ptr<Instance> instance) override {
-    Instance& in = *instance;
-    if (flavor_ != Flavor::kWarm) return ops_.Destroy(core, in);
-    // The reset: zero what the function dirtied (its data and heap), inside
-    // the enclave, so the next tenant sees nothing of this one (PIE §III-B).
-    CONFIDE_RETURN_IF_ERROR(ops_.Enter(core, in));
-    CONFIDE_RETURN_IF_ERROR(ops_.Touch(core, in, in.data_linaddr, workload_.data_pages));
-    CONFIDE_RETURN_IF_ERROR(ops_.Touch(core, in, in.heap_linaddr, workload_.heap_pages));
-    ctx_.ChargeSoftware(
-        core, SoftwareWork::kReset,
-        (workload_.data_pages + workload_.heap_pages) * ctx_.software.reset_cycles_per_page);
-    CONFIDE_RETURN_IF_ERROR(ops_.Exit(core, in));
-    instance.release();
-    pool_.push_back(std::unique_ptr<Instance>(&in));
+    if (flavor_ != Flavor::kWarm) return ops_.Destroy(core, *instance);
+    Status reset = ops_.Reset(core, *instance, workload_.data_pages, workload_.heap_pages);
+    if (!reset.ok()) {
+      // An instance that cannot be reset must not serve again.
+      (void)ops_.Destroy(core, *instance);
+      return reset;
+    }
+    pool_.push_back(std::move(instance));
     return OkStatus();
   }
 
   Status Shutdown(CoreId core) override {
-    while (!pool_.empty()) {
-      CONFIDE_RETURN_IF_ERROR(ops_.Destroy(core, *pool_.front()));
-      pool_.pop_front();
+    Status first;
+    for (; !pool_.empty(); pool_.pop_front()) {
+      Status s = ops_.Destroy(core, *pool_.front());
+      if (first.ok() && !s.ok()) first = s;
     }
-    return OkStatus();
+    return first;
   }
 
  private:

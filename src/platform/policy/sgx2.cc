@@ -70,7 +70,7 @@ class Sgx2Policy : public PolicyBase {
     if (in.heap_committed < workload_.heap_pages)
       CONFIDE_RETURN_IF_ERROR(ops_.GrowHeap(core, in, workload_.heap_pages - in.heap_committed,
                                             batch_ ? options_.eaug_batch : 1));
-    Execute(core);
+    CONFIDE_RETURN_IF_ERROR(Execute(core, in));
     return ops_.Exit(core, in);
   }
 
@@ -127,7 +127,7 @@ class Sgx2Policy : public PolicyBase {
             CONFIDE_RETURN_IF_ERROR(m().Eaccept(core, rx_pr, first + i * kPageSize));
           }
         }
-        ctx_.Yield(core);
+        CONFIDE_RETURN_IF_ERROR(ops_.Yield(core, in));
       }
     }
     return ops_.Exit(core, in);
