@@ -86,29 +86,36 @@ Status InstanceOps::Touch(CoreId core, Instance& in, uint64_t linaddr, uint64_t 
   return OkStatus();
 }
 
-Status InstanceOps::GrowHeap(CoreId core, Instance& in, uint64_t pages, uint32_t batch) {
-  batch = std::max<uint32_t>(batch, 1);
+Status InstanceOps::Augment(CoreId core, Instance& in, uint64_t first, uint64_t pages,
+                            const std::function<Status(uint64_t)>& accepted) {
   const SecInfo pending =
       SecInfo::Make(PageType::kReg, secinfo::kR | secinfo::kW | secinfo::kPending);
-  uint64_t done = 0;
-  while (done < pages) {
-    const uint64_t n = std::min<uint64_t>(batch, pages - done);
-    const uint64_t first = in.heap_linaddr + (in.heap_committed + done) * kPageSize;
-    // The heap fault: the OS EAUGs the batch.
-    CONFIDE_RETURN_IF_ERROR(OutToOs(core, in, [&]() -> Status {
-      for (uint64_t i = 0; i < n; ++i) {
-        CONFIDE_ASSIGN_OR_RETURN(EpcPage p, driver().Allocate(core));
-        CONFIDE_RETURN_IF_ERROR(m().Eaug(core, in.secs, first + i * kPageSize, p));
-        driver().Track(in.secs, first + i * kPageSize, p);
-      }
-      return OkStatus();
-    }));
-    // The enclave accepts each page; an EAUGed page may have been evicted
-    // meanwhile by a later EAUG of the batch, so touch it first.
-    for (uint64_t i = 0; i < n; ++i) {
-      CONFIDE_RETURN_IF_ERROR(Touch(core, in, first + i * kPageSize, 1));
-      CONFIDE_RETURN_IF_ERROR(m().Eaccept(core, pending, first + i * kPageSize));
+  // The fault: the OS EAUGs the batch.
+  CONFIDE_RETURN_IF_ERROR(OutToOs(core, in, [&]() -> Status {
+    for (uint64_t i = 0; i < pages; ++i) {
+      CONFIDE_ASSIGN_OR_RETURN(EpcPage p, driver().Allocate(core));
+      CONFIDE_RETURN_IF_ERROR(m().Eaug(core, in.secs, first + i * kPageSize, p));
+      driver().Track(in.secs, first + i * kPageSize, p);
     }
+    return OkStatus();
+  }));
+  // The enclave accepts each page; an EAUGed page may have been evicted
+  // meanwhile by a later EAUG of the batch, so touch it first.
+  for (uint64_t i = 0; i < pages; ++i) {
+    const uint64_t a = first + i * kPageSize;
+    CONFIDE_RETURN_IF_ERROR(Touch(core, in, a, 1));
+    CONFIDE_RETURN_IF_ERROR(m().Eaccept(core, pending, a));
+    if (accepted) CONFIDE_RETURN_IF_ERROR(accepted(a));
+  }
+  return OkStatus();
+}
+
+Status InstanceOps::GrowHeap(CoreId core, Instance& in, uint64_t pages, uint32_t batch) {
+  batch = std::max<uint32_t>(batch, 1);
+  for (uint64_t done = 0; done < pages;) {
+    const uint64_t n = std::min<uint64_t>(batch, pages - done);
+    CONFIDE_RETURN_IF_ERROR(
+        Augment(core, in, in.heap_linaddr + (in.heap_committed + done) * kPageSize, n));
     done += n;
     CONFIDE_RETURN_IF_ERROR(Yield(core, in));
   }

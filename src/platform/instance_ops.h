@@ -38,6 +38,11 @@ class InstanceOps {
   // Makes `pages` pages from `linaddr` resident (a touch): evicted ones are
   // loaded back by the OS after an AEX.
   Status Touch(CoreId core, Instance& in, uint64_t linaddr, uint64_t pages);
+  // SGX2: while entered, a fault (AEX) after which the OS EAUGs `pages`
+  // pages from `first`, ERESUME, and the enclave's EACCEPT of each, followed
+  // by `accepted(linaddr)` if given (e.g. to copy contents in).
+  Status Augment(CoreId core, Instance& in, uint64_t first, uint64_t pages,
+                 const std::function<Status(uint64_t)>& accepted = {});
   // SGX2 heap growth while entered: per batch of `batch` pages a fault (AEX),
   // EAUGs by the OS, ERESUME, and the enclave's EACCEPTs.
   Status GrowHeap(CoreId core, Instance& in, uint64_t pages, uint32_t batch);

@@ -82,8 +82,6 @@ class Sgx2Policy : public PolicyBase {
   // EAUG + EACCEPT + copy + hash of the code and data; code pages then made
   // R+X by EMODPE, EMODPR, ETRACK and EACCEPT. In batches of 64 pages.
   Status LoadDynamic(CoreId core, Instance& in) {
-    const SecInfo pending =
-        SecInfo::Make(PageType::kReg, secinfo::kR | secinfo::kW | secinfo::kPending);
     const SecInfo rwx = SecInfo::Make(PageType::kReg, secinfo::kRwx);
     const SecInfo rx = SecInfo::Make(PageType::kReg, secinfo::kR | secinfo::kX);
     const SecInfo rx_pr = SecInfo::Make(PageType::kReg, secinfo::kR | secinfo::kX | secinfo::kPr);
@@ -97,21 +95,10 @@ class Sgx2Policy : public PolicyBase {
       for (uint64_t done = 0; done < r.pages; done += 64) {
         const uint64_t n = std::min<uint64_t>(64, r.pages - done);
         const uint64_t first = in.base + r.offset + done * kPageSize;
-        CONFIDE_RETURN_IF_ERROR(ops_.OutToOs(core, in, [&]() -> Status {
-          for (uint64_t i = 0; i < n; ++i) {
-            CONFIDE_ASSIGN_OR_RETURN(EpcPage p, driver().Allocate(core));
-            CONFIDE_RETURN_IF_ERROR(m().Eaug(core, in.secs, first + i * kPageSize, p));
-            driver().Track(in.secs, first + i * kPageSize, p);
-          }
-          return OkStatus();
-        }));
-        for (uint64_t i = 0; i < n; ++i) {
-          const uint64_t a = first + i * kPageSize;
-          CONFIDE_RETURN_IF_ERROR(ops_.Touch(core, in, a, 1));
-          CONFIDE_RETURN_IF_ERROR(m().Eaccept(core, pending, a));
+        CONFIDE_RETURN_IF_ERROR(ops_.Augment(core, in, first, n, [&](uint64_t a) -> Status {
           ctx_.ChargeSoftware(core, SoftwareWork::kHash, page_work);
-          if (code) CONFIDE_RETURN_IF_ERROR(m().Emodpe(core, rwx, a));
-        }
+          return code ? m().Emodpe(core, rwx, a) : OkStatus();
+        }));
         if (code) {
           // The OS restricts W, tracks, and the enclave accepts on re-entry.
           CONFIDE_RETURN_IF_ERROR(ops_.Exit(core, in));
