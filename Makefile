@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZERS     := sgxs_fuzz sigstruct_fuzz machine_fuzz
 
-.PHONY: all setup build build-asan run test test-release test-asan fuzz fuzz-smoke bench format clean
+.PHONY: all setup build build-asan run test test-release test-asan fuzz fuzz-smoke bench reproduce format clean
 
 all: build
 
@@ -50,6 +50,11 @@ fuzz: build-asan
 
 bench: build
 	./$(BUILD)/bench/bench_machine
+
+# Reproduces the PIE and EnTurbo papers' figures on the machine model: CSVs,
+# PNG plots (gnuplot) and results/REPORT.md with ours beside the papers'.
+reproduce: build
+	./$(BUILD)/confide bench reproduce --out results
 
 format:
 	find src tests bench fuzz -name '*.h' -o -name '*.cc' | xargs clang-format -i

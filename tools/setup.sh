@@ -11,6 +11,7 @@ PACKAGES=(
   libexpected-dev                   # Status/StatusOr (tl::expected)
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev
+  gnuplot-nox                       # plots of `make reproduce` (pngcairo terminal)
 )
 
 missing=()

@@ -19,6 +19,8 @@ void RegisterKeygenCommand(CLI::App& app);
 void RegisterImageCommands(CLI::App& app);
 // confide demo
 void RegisterDemoCommand(CLI::App& app);
+// confide bench reproduce
+void RegisterBenchCommands(CLI::App& app);
 
 // Parts of RegisterImageCommands: add `verify` and `inspect` to the `image`
 // subcommand.

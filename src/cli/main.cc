@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
     confide::cli::RegisterKeygenCommand(app);
     confide::cli::RegisterImageCommands(app);
     confide::cli::RegisterDemoCommand(app);
+    confide::cli::RegisterBenchCommands(app);
     app.parse(argc, argv);
   } catch (const CLI::Error& e) {
     return app.exit(e);
