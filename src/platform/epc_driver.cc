@@ -138,6 +138,8 @@ StatusOr<EpcPage> EpcDriver::VaResident(CoreId core, uint32_t va) {
   v.resident = true;
   v.page = page;
   pages_[page] = PageInfo{v.owner, 0, false, false};
+  resident_va_++;
+  if (v.free_slots.empty()) full_va_.push_back(va);
   stats_.va_reloads++;
   stats_.backing_pages--;
   return page;
@@ -150,11 +152,71 @@ void EpcDriver::FreeVaSlot(uint32_t va, uint32_t slot) {
     if (Enclave* e = Find(v.owner)) e->open_va.push_back(va);
 }
 
+StatusOr<EpcPage> EpcDriver::RootVaSlot(CoreId core, uint32_t* va_out, uint32_t* slot_out) {
+  for (uint32_t i = 0; i < root_va_.size(); ++i) {
+    VaPage& v = *va_[root_va_[i]];
+    if (v.free_slots.empty()) continue;
+    *va_out = root_va_[i];
+    *slot_out = v.free_slots.back();
+    return v.page;
+  }
+  // A new root VA page, from the page Allocate keeps in reserve.
+  CONFIDE_ASSIGN_OR_RETURN(EpcPage vp, m_.FindFreePage());
+  CONFIDE_RETURN_IF_ERROR(Annotate(m_.Epa(core, vp), "driver: EPA of a root VA page"));
+  auto v = std::make_unique<VaPage>();
+  v->resident = true;
+  v->page = vp;
+  for (uint32_t s = kSlotsPerVa; s-- > 0;) v->free_slots.push_back(static_cast<uint16_t>(s));
+  va_.push_back(std::move(v));
+  resident_va_++;
+  root_va_.push_back(static_cast<uint32_t>(va_.size() - 1));
+  *va_out = root_va_.back();
+  *slot_out = va_[*va_out]->free_slots.back();
+  return vp;
+}
+
+StatusOr<bool> EpcDriver::EvictFullVaPage(CoreId core) {
+  for (size_t scanned = 0, n = full_va_.size(); scanned < n; ++scanned) {
+    const uint32_t i = full_va_.front();
+    full_va_.pop_front();
+    VaPage* v = va_[i].get();
+    // Lazily pruned: destroyed, reloaded-and-freed or already out.
+    if (!v || !v->resident || !v->free_slots.empty()) continue;
+    const Enclave* owner = Find(v->owner);
+    if (owner && !Evictable(*owner)) {
+      full_va_.push_back(i);
+      continue;
+    }
+    uint32_t root = 0, slot = 0;
+    CONFIDE_ASSIGN_OR_RETURN(EpcPage root_page, RootVaSlot(core, &root, &slot));
+    // A VA page is evicted without EBLOCK/ETRACK (SDM EWB: VA pages are not
+    // cached in TLBs), its version going to a root VA page.
+    StatusOr<machine::EvictedPage> blob = m_.Ewb(core, v->page, root_page, slot);
+    if (!blob.ok())
+      return tl::unexpected(Annotate(blob.status(), "driver: EWB of a VA page").error());
+    va_[root]->free_slots.pop_back();
+    v->out = Evicted{*std::move(blob), root, slot};
+    v->resident = false;
+    resident_va_--;
+    stats_.va_evictions++;
+    stats_.backing_pages++;
+    stats_.peak_backing_pages = std::max(stats_.peak_backing_pages, stats_.backing_pages);
+    return true;
+  }
+  return false;
+}
+
 Status EpcDriver::EvictOne(CoreId core) {
   if (dram_limit_bytes_ && DramBytes() + kPageSize > dram_limit_bytes_)
     return ResourceExhaustedError(fmt::format(
         "DRAM limit of {} MiB reached: {} pages already in the backing store and no free EPC page",
         dram_limit_bytes_ >> 20, stats_.backing_pages));
+  // Full VA pages are needed only to load their pages back; once they crowd
+  // the EPC (a sixteenth of it) they go before enclave pages do.
+  if (resident_va_ > m_.epc_pages() / 16) {
+    CONFIDE_ASSIGN_OR_RETURN(bool evicted, EvictFullVaPage(core));
+    if (evicted) return OkStatus();
+  }
   for (size_t scanned = 0, n = fifo_.size(); scanned < n; ++scanned) {
     const EpcPage p = fifo_.front();
     fifo_.pop_front();
@@ -195,6 +257,7 @@ Status EpcDriver::EvictOne(CoreId core) {
       v->page = vp;
       for (uint32_t s = kSlotsPerVa; s-- > 0;) v->free_slots.push_back(static_cast<uint16_t>(s));
       va_.push_back(std::move(v));
+      resident_va_++;
       va = static_cast<uint32_t>(va_.size() - 1);
       e->va.push_back(va);
       e->open_va.push_back(va);
@@ -206,6 +269,7 @@ Status EpcDriver::EvictOne(CoreId core) {
     StatusOr<machine::EvictedPage> blob = m_.Ewb(core, p, va_page, slot);
     if (!blob.ok()) return Annotate(blob.status(), "driver: EWB of a victim page");
     va_[va]->free_slots.pop_back();
+    if (va_[va]->free_slots.empty()) full_va_.push_back(va);
     pages_[p].tracked = false;
     e->resident.erase(info.linaddr);
     e->evicted.emplace(info.linaddr, Evicted{*std::move(blob), va, slot});
@@ -214,6 +278,8 @@ Status EpcDriver::EvictOne(CoreId core) {
     stats_.peak_backing_pages = std::max(stats_.peak_backing_pages, stats_.backing_pages);
     return OkStatus();
   }
+  CONFIDE_ASSIGN_OR_RETURN(bool evicted, EvictFullVaPage(core));
+  if (evicted) return OkStatus();
   return ResourceExhaustedError(fmt::format(
       "EPC exhausted: all {} pages are in use by running enclaves, mapped plugins, SECS or VA "
       "pages; nothing can be evicted",
@@ -284,6 +350,7 @@ Status EpcDriver::Destroy(CoreId core, EpcPage secs) {
     CONFIDE_ASSIGN_OR_RETURN(EpcPage va_page, VaResident(core, i));
     CONFIDE_RETURN_IF_ERROR(m_.Eremove(core, va_page));
     va_[i].reset();
+    resident_va_--;
   }
   CONFIDE_RETURN_IF_ERROR(m_.Eremove(core, secs));
   enclaves_.erase(secs);
@@ -300,6 +367,7 @@ Status EpcDriver::ReleaseVaPages(CoreId core) {
     if (!v || v->owner != 0) continue;
     CONFIDE_RETURN_IF_ERROR(m_.Eremove(core, v->page));
     v.reset();
+    resident_va_--;
   }
   return OkStatus();
 }

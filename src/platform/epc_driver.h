@@ -10,9 +10,10 @@
 // model has no access bits for a clock), skipping enclaves that are pinned
 // (a thread is inside: EWB would need an IPI and an AEX on another core) and
 // plugins mapped by a pinned host. SECS pages are never
-// evicted. VA pages are created with EPA on demand and are themselves
-// evicted when they fill a large share of the EPC (the machine supports EWB
-// of a VA page).
+// evicted. VA pages are created with EPA on demand; a full VA page of an idle
+// enclave is itself evicted (EWB of a VA page, its version in a "root" VA
+// page) once VA pages fill a sixteenth of the EPC, or when nothing else can
+// go. Without that, a pool of large idle enclaves fills the EPC with VA pages.
 //
 // DRAM: the backing store (4 KiB per evicted page) and the EPC itself count
 // against `dram_limit_bytes`; an eviction that would exceed it fails with
@@ -112,6 +113,11 @@ class EpcDriver {
   struct Enclave;
   struct VaPage;
   Status EvictOne(CoreId core);
+  // EWB of a full VA page whose enclave is idle, into a root VA page; false
+  // if there is none.
+  StatusOr<bool> EvictFullVaPage(CoreId core);
+  // A free slot in a root VA page (EPA of a new one if all are full).
+  StatusOr<EpcPage> RootVaSlot(CoreId core, uint32_t* va, uint32_t* slot);
   StatusOr<EpcPage> VaResident(CoreId core, uint32_t va);
   void FreeVaSlot(uint32_t va, uint32_t slot);
   bool Evictable(const Enclave& e) const;
@@ -131,7 +137,10 @@ class EpcDriver {
   std::vector<PageInfo> pages_;
   std::deque<EpcPage> fifo_;  // victim candidates, oldest first (lazily pruned)
   std::unordered_map<EpcPage, std::unique_ptr<Enclave>> enclaves_;
-  std::vector<std::unique_ptr<VaPage>> va_;
+  std::vector<std::unique_ptr<VaPage>> va_;  // enclave and root VA pages
+  std::vector<uint32_t> root_va_;            // indices into va_ of root VA pages
+  std::deque<uint32_t> full_va_;             // full enclave VA pages (lazily pruned)
+  uint32_t resident_va_ = 0;                 // VA pages in the EPC, root ones included
 };
 
 }  // namespace confide::platform

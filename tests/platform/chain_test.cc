@@ -10,7 +10,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <map>
 
 #include "platform/epc_driver.h"
@@ -439,9 +438,10 @@ TEST(Chain, LargerThanTheEpcEvictsAndCompletes) {
 
 // PIE Fig. 9d (Xeon, a 10 MB photo): per hop SGX cold about 150 ms, warm
 // about 70-130 ms, PIE about 10 ms; Fig. 3c (J5005, 2-function chain):
-// 0.2 s at 4 MB to 2.0 s at 64 MB. The model should land near them, and a
-// 64 MiB, 10-function chain should take seconds, not minutes, to simulate.
-TEST(Chain, CostsNearThePaperAndFastToSimulate) {
+// 0.2 s at 4 MB to 2.0 s at 64 MB. The model should land near them, and the
+// largest chain of the experiments (64 MiB, 10 functions) runs and hands the
+// EPC back in both modes. (How fast it simulates is bench/'s business.)
+TEST(Chain, CostsNearThePaperAndLargestChainCleansUp) {
   auto ms = [](const Rig& r, uint64_t cycles) {
     return 1e3 * r.machine->profile().Seconds(cycles);
   };
@@ -476,7 +476,6 @@ TEST(Chain, CostsNearThePaperAndFastToSimulate) {
     EXPECT_NEAR(s4, 0.2, 0.1);
     EXPECT_NEAR(s64, 2.0, 0.5);
   }
-  const auto start = std::chrono::steady_clock::now();
   for (ChainMode mode : {ChainMode::kTransfer, ChainMode::kInSitu}) {
     Rig r = MakeRig(0, PageContents::kCostOnly);
     const uint32_t free_before = r.machine->FreePageCount();
@@ -484,9 +483,6 @@ TEST(Chain, CostsNearThePaperAndFastToSimulate) {
     EXPECT_EQ(big.hops.size(), 9u);
     EXPECT_EQ(r.machine->FreePageCount(), free_before);
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_LT(seconds, 10.0) << "two 64 MiB, 10-function chains";
 }
 
 }  // namespace

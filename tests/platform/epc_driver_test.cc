@@ -159,6 +159,35 @@ TEST(EpcDriver, RemovingAnEvictedPageLoadsItFirst) {
   EXPECT_EQ(m->FreePageCount(), 40u);
 }
 
+// Idle enclaves whose evicted pages need more VA pages (one per 512) than
+// the EPC holds: full VA pages are evicted in turn into root VA pages, and
+// every page can still be loaded back.
+TEST(EpcDriver, VaPagesOfIdleEnclavesAreEvictedToo) {
+  constexpr uint32_t kEpc = 24;
+  auto m = NewMachine(kEpc, PageContents::kCostOnly);
+  EpcDriver d(*m);
+  std::vector<BuiltEnclave> pool;
+  std::vector<EnclaveSpec> specs;
+  for (int i = 0; i < 4; ++i) {  // 4 x 4000 pages: 32 VA pages' worth of versions
+    specs.push_back(HostSpec(Params("idle" + std::to_string(i), 4000, 0)));
+    auto e = Build(d, specs.back());
+    ASSERT_TRUE(e.ok()) << i << ": " << e.error().ToString();
+    pool.push_back(*e);
+  }
+  EXPECT_GT(d.stats().va_evictions, 0u);
+  for (size_t i = 0; i < pool.size(); ++i) {
+    const uint64_t code0 = specs[i].base + specs[i].regions.front().offset;
+    ASSERT_FALSE(d.IsResident(pool[i].secs, code0));
+    auto page = d.Resident(0, pool[i].secs, code0);
+    ASSERT_TRUE(page.ok()) << page.error().ToString();
+  }
+  EXPECT_GT(d.stats().va_reloads, 0u);
+  for (const BuiltEnclave& e : pool) ASSERT_TRUE(DestroyEnclave(d, 0, e).ok());
+  EXPECT_EQ(d.stats().backing_pages, 0u);
+  ASSERT_TRUE(d.ReleaseVaPages(0).ok());
+  EXPECT_EQ(m->FreePageCount(), kEpc);
+}
+
 TEST(EpcDriver, ReleaseVaPagesRefusesWhilePagesAreOut) {
   auto m = NewMachine(40, PageContents::kCostOnly);
   EpcDriver d(*m);

@@ -190,6 +190,29 @@ TEST(Policy, EnturboIsFasterWithMoreWorkersAndNeedsTheCores) {
   EXPECT_NE(in.error().message.find("cores"), std::string::npos);
 }
 
+// On SGX2 the heap is EAUGed after EINIT (EAUG needs an initialized
+// enclave); the measured part is code and data only, so more workers still
+// help, and the policy leaves the EPC as it found it.
+TEST(Policy, EnturboOnSgx2GrowsTheHeapAfterVerification) {
+  World w = MakeWorld(4096, PageContents::kCostOnly, /*cores=*/9);
+  WorkloadProfile wl = SmallWorkload();
+  wl.runtime_pages = 1000;
+  wl.exec_cycles = 0;
+  const uint32_t free_before = w.machine->FreePageCount();
+  PolicyOptions one, eight;
+  one.enturbo_sgx2 = eight.enturbo_sgx2 = true;
+  one.enturbo_workers = 1;
+  eight.enturbo_workers = 8;
+  const std::vector<uint64_t> t1 = ServeTwo(w, "enturbo", wl, one);
+  const std::vector<uint64_t> t8 = ServeTwo(w, "enturbo", wl, eight);
+  ASSERT_EQ(t1.size(), 2u);
+  ASSERT_EQ(t8.size(), 2u);
+  EXPECT_LT(t8[0] * 2, t1[0]);
+  EXPECT_GE(w.machine->Counters().events.pages_augmented, 4 * uint64_t{wl.heap_pages});
+  ASSERT_TRUE(w.driver->ReleaseVaPages(0).ok());
+  EXPECT_EQ(w.machine->FreePageCount(), free_before);
+}
+
 TEST(Policy, WarmPoolsReuseTheirInstances) {
   for (const char* name : {"sgx-warm", "pie-warm"}) {
     World w = MakeWorld(4096, PageContents::kCostOnly);
