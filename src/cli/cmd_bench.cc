@@ -4,8 +4,7 @@
 // progress display on stderr.
 //
 //   confide bench reproduce [--out DIR] [--quick] [--only fig3a,fig9a,...]
-//                           [--profile NAME] [--require-plots] [--full]
-//                           [--threads N]
+//                           [--profile NAME] [--require-plots] [--threads N]
 #include <memory>
 #include <string>
 #include <thread>
@@ -49,14 +48,11 @@ void RegisterBenchCommands(CLI::App& app) {
                   "Cost profile for every experiment (default: each figure's paper testbed)");
   cmd->add_flag("--require-plots", o->require_plots,
                 "Exit non-zero if the PNG plots cannot be drawn (gnuplot missing)");
-  cmd->add_flag("--full", o->full,
-                "Simulate every density point of Fig. 9b (beyond the 10-minute budget)");
   cmd->add_option("--threads", o->threads, "Job threads (default: the host's cores)");
   cmd->callback([o] {
     // The report records the command that produced it, defaults spelled out.
     std::string command = fmt::format("confide bench reproduce --out {}", o->out_dir);
     if (o->quick) command += " --quick";
-    if (o->full) command += " --full";
     if (!o->only.empty()) command += fmt::format(" --only {}", fmt::join(o->only, ","));
     if (!o->profile.empty()) command += " --profile " + o->profile;
     if (o->require_plots) command += " --require-plots";

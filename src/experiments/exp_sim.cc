@@ -60,7 +60,7 @@ class Fig9b : public Experiment {
     for (const WorkloadProfile& w : PaperWorkloads(setup_, profile_)) {
       if (w.name != "face-detector" && w.name != "chatbot") continue;
       for (const char* scenario : {"sgx", "pie"}) {
-        for (uint64_t gib : SimulatedGib(scenario)) {
+        for (uint64_t gib : SimulatedGib()) {
           Run r;
           r.scenario = scenario;
           r.policy = std::string(scenario) == "sgx" ? "sgx1-swhash" : "pie-cold";
@@ -91,24 +91,13 @@ class Fig9b : public Experiment {
     f.x_label = "DRAM limit";
     f.y_label = "concurrent instances";
     f.plot = PlotKind::kBars;
-    const std::string simulated =
-        fmt::format("SGX at {} GB and PIE at {} GB", fmt::join(SimulatedGib("sgx"), ", "),
-                    fmt::join(SimulatedGib("pie"), ", "));
     f.method = fmt::format(
         "The simulator of one {} machine in hold mode: requests arrive back to back on one "
         "core, each instance is started, runs once and is kept, until a start fails because "
         "the DRAM limit (EPC plus the driver's backing store of evicted pages) is reached; "
         "density = instances held. SGX = sgx1-swhash (cold and warm instances are the same "
-        "enclaves), PIE = pie-cold hosts sharing one set of plugins. Simulated: {}{}.",
-        profile_.name, simulated,
-        setup_.full || setup_.quick
-            ? ""
-            : "; the other limits are extrapolated linearly through each scenario's two "
-              "simulated points (each instance has a fixed footprint, so density is linear "
-              "in DRAM). PIE is simulated at smaller limits because hold-mode runs of many "
-              "PIE hosts slow down sharply as the DRAM fills (the EPC driver's victim scan, "
-              "see the run notes); run with --full to simulate 16, 32 and 64 GB for both "
-              "(far beyond the 10-minute budget)");
+        "enclaves), PIE = pie-cold hosts sharing one set of plugins. Every limit is simulated.",
+        profile_.name);
     for (const char* scenario : {"sgx", "pie"}) {
       for (const char* name : {"face-detector", "chatbot"}) {
         const std::string key = fmt::format("{}-{}", scenario, name);
@@ -220,38 +209,16 @@ class Fig9b : public Experiment {
       if (!r || !r->report || !r->report->ok() || !r->error.empty()) return std::nullopt;
       return static_cast<double>((*r->report)->density);
     };
-    if (const Run* r = Find(scenario, name, gib)) {
-      p.ours = value(r);
-      if (!p.ours) p.error = r->error.empty() ? "not run" : r->error;
-      return p;
-    }
-    // Extrapolate through the two largest simulated limits.
-    const std::vector<uint64_t> simulated = SimulatedGib(scenario);
-    if (simulated.size() < 2) {
-      p.error = "not simulated";
-      return p;
-    }
-    const uint64_t a = simulated[simulated.size() - 2], b = simulated.back();
-    const Run* ra = Find(scenario, name, a);
-    const Run* rb = Find(scenario, name, b);
-    const std::optional<double> da = value(ra), db = value(rb);
-    if (!da || !db) {
-      p.error = fmt::format("cannot extrapolate: the {} or {} GB run failed", a, b);
-      return p;
-    }
-    const double slope = (*db - *da) / static_cast<double>(b - a);
-    p.ours = std::floor(*db + slope * static_cast<double>(gib - b));
-    p.note = fmt::format("extrapolated from the simulated {} GB ({:g}) and {} GB ({:g}) runs", a,
-                         *da, b, *db);
+    const Run* r = Find(scenario, name, gib);
+    p.ours = value(r);
+    if (!p.ours) p.error = !r ? "not run" : r->error.empty() ? "failed" : r->error;
     return p;
   }
 
-  // The DRAM limits simulated for a scenario. Every limit of the paper with
-  // --full; by default the smaller ones that fit the time budget.
-  std::vector<uint64_t> SimulatedGib(const std::string& scenario) const {
-    if (setup_.full) return {16, 32, 64};
+  // The DRAM limits simulated: the paper's (quick: the smallest, scaled down).
+  std::vector<uint64_t> SimulatedGib() const {
     if (setup_.quick) return {16};
-    return scenario == "sgx" ? std::vector<uint64_t>{8, 16} : std::vector<uint64_t>{4, 8};
+    return {16, 32, 64};
   }
 
   const Setup& setup_;

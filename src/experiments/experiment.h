@@ -37,7 +37,6 @@ namespace confide::experiments {
 
 struct Setup {
   bool quick = false;            // scaled-down runs (tests): sizes divided by kQuickDivisor
-  bool full = false;             // simulate every density point (beyond the 10-minute budget)
   std::string profile_override;  // empty: each experiment runs on its paper's testbed
   // Signs every synthetic image. Borrowed; outlives the run.
   const crypto::Rsa3072PrivateKey* key = nullptr;

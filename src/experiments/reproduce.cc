@@ -142,7 +142,6 @@ StatusOr<ReproduceSummary> Reproduce(const ReproduceOptions& o) {
 
   Setup setup;
   setup.quick = o.quick;
-  setup.full = o.full;
   setup.profile_override = o.profile;
   setup.key = &key;
   const uint32_t threads =

@@ -35,7 +35,6 @@ namespace confide::experiments {
 struct ReproduceOptions {
   std::string out_dir = "results";
   bool quick = false;             // scaled-down runs for tests (< 20 s)
-  bool full = false;              // simulate every density point (slow)
   bool require_plots = false;     // fail if the PNGs cannot be drawn
   std::vector<std::string> only;  // experiment names; empty: all
   std::string profile;            // cost profile for every experiment; empty: the papers'

@@ -48,13 +48,17 @@ void Enter(Machine::Core& c, const std::shared_ptr<EnclaveState>& e, EpcPage tcs
   c.tcs = tcs;
   c.entry_epoch = e->epoch;
   e->inside_epochs.insert(e->epoch);
-  e->threads_inside.fetch_add(1, std::memory_order_release);
+  if (e->threads_inside.fetch_add(1, std::memory_order_release) == 0)
+    for (auto& [base, mapping] : e->mappings)
+      mapping.plugin->busy_mappers.fetch_add(1, std::memory_order_release);
   e->tcs[tcs].busy = true;
 }
 
 void Leave(Machine::Core& c, EnclaveState& e) {
   e.inside_epochs.erase(e.inside_epochs.find(c.entry_epoch));
-  e.threads_inside.fetch_sub(1, std::memory_order_release);
+  if (e.threads_inside.fetch_sub(1, std::memory_order_release) == 1)
+    for (auto& [base, mapping] : e.mappings)
+      mapping.plugin->busy_mappers.fetch_sub(1, std::memory_order_release);
   e.tcs[c.tcs].busy = false;
   c.enclave.reset();
 }

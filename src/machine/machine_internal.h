@@ -62,12 +62,13 @@ struct EnclaveState {
   uint32_t children = 0;                       // resident EPC pages owned, SECS excluded
   std::map<uint64_t, PluginMapping> mappings;  // host: mapped plugins by base
   uint32_t mapped_by = 0;                      // plugin: hosts that map it
-  std::vector<EnclaveState*> mapping_hosts;    // plugin: those hosts (live: a host
-                                               // cannot be removed while it maps)
-  // Threads inside (EENTER/ERESUME .. EEXIT/AEX). Written under mu; read
-  // without it by EBLOCK/EWB of a plugin's page, which must not take a
-  // host's lock (the order is host -> plugin).
+  // Threads inside (EENTER/ERESUME .. EEXIT/AEX). Written under mu.
   std::atomic<uint32_t> threads_inside{0};
+  // Plugin: how many of the hosts that map it have a thread inside. Written
+  // under the host's mu (entry, exit, EMAP, EUNMAP); read without a lock by
+  // EBLOCK/EWB of the plugin's pages, which must not take a host's lock (the
+  // order is host -> plugin) and must not scan thousands of mapping hosts.
+  std::atomic<uint32_t> busy_mappers{0};
   std::map<EpcPage, TcsState> tcs;
   std::map<uint64_t, TcsState> evicted_tcs;  // state of TCS pages out by EWB, by address
   std::multiset<uint64_t> inside_epochs;     // entry epoch of each thread inside

@@ -94,12 +94,11 @@ std::array<uint8_t, crypto::kGcmIvSize> MakeIv(uint64_t version) {
 // REQUIRES: holding e.mu.
 Status CheckNotPinned(const EnclaveState& e, const EpcmEntry& entry, Instruction i) {
   if (entry.type != PageType::kSreg || e.mapped_by == 0) return OkStatus();
-  for (const EnclaveState* host : e.mapping_hosts)
-    if (host->threads_inside.load(std::memory_order_acquire) > 0)
-      return SgxErrorStatus(
-          SgxError::kPluginMapped,
-          fmt::format("{}: PT_SREG page of a plugin mapped by a host with a thread inside",
-                      Info(i).name));
+  if (e.busy_mappers.load(std::memory_order_acquire) > 0)
+    return SgxErrorStatus(
+        SgxError::kPluginMapped,
+        fmt::format("{}: PT_SREG page of a plugin mapped by a host with a thread inside",
+                    Info(i).name));
   return OkStatus();
 }
 

@@ -76,7 +76,9 @@ Status Machine::Emap(CoreId core, EpcPage plugin_secs, const crypto::Sha256Diges
         fmt::format("plugin range [0x{:x}, 0x{:x}) overlaps a private page", begin, end));
   host->mappings[begin] = PluginMapping{plugin, end};
   plugin->mapped_by++;
-  plugin->mapping_hosts.push_back(host.get());
+  // EMAP is an ENCLU leaf: the host has a thread inside (this one).
+  if (host->threads_inside.load(std::memory_order_acquire) > 0)
+    plugin->busy_mappers.fetch_add(1, std::memory_order_release);
   MachineOps::Charge(*this, *c, host.get(), kI);
   return OkStatus();
 }
@@ -93,8 +95,8 @@ Status Machine::Eunmap(CoreId core, EpcPage plugin_secs) {
     {
       std::lock_guard plugin_lock(plugin->mu);
       plugin->mapped_by--;
-      auto& hosts = plugin->mapping_hosts;
-      hosts.erase(std::find(hosts.begin(), hosts.end(), host.get()));
+      if (host->threads_inside.load(std::memory_order_acquire) > 0)
+        plugin->busy_mappers.fetch_sub(1, std::memory_order_release);
     }
     MachineOps::Charge(*this, *c, host.get(), kI);
     return OkStatus();

@@ -38,9 +38,10 @@ struct EpcDriver::Enclave {
   int pins = 0;
   std::unordered_map<uint64_t, EpcPage> resident;  // linaddr -> EPC page (not the SECS)
   std::unordered_map<uint64_t, Evicted> evicted;
-  std::vector<uint32_t> va;        // indices into va_
-  std::vector<uint32_t> open_va;   // those that may have a free slot (lazily pruned)
-  std::vector<EpcPage> mapped_by;  // PIE: hosts that map this plugin
+  std::vector<uint32_t> va;       // indices into va_
+  std::vector<uint32_t> open_va;  // those that may have a free slot (lazily pruned)
+  std::vector<EpcPage> maps;      // PIE host: the plugins it maps
+  int pinned_mappers = 0;         // PIE plugin: pinned hosts that map it
 };
 
 EpcDriver::EpcDriver(machine::Machine& m, uint64_t dram_limit_bytes)
@@ -88,32 +89,39 @@ void EpcDriver::Untrack(EpcPage page) {
 }
 
 void EpcDriver::Pin(EpcPage secs) {
-  if (Enclave* e = Find(secs)) e->pins++;
+  Enclave* e = Find(secs);
+  if (!e || e->pins++ > 0) return;
+  for (EpcPage plugin : e->maps)
+    if (Enclave* p = Find(plugin)) p->pinned_mappers++;
 }
 
 void EpcDriver::Unpin(EpcPage secs) {
-  if (Enclave* e = Find(secs); e && e->pins > 0) e->pins--;
+  Enclave* e = Find(secs);
+  if (!e || e->pins == 0 || --e->pins > 0) return;
+  for (EpcPage plugin : e->maps)
+    if (Enclave* p = Find(plugin)) p->pinned_mappers--;
 }
 
 void EpcDriver::NoteMapped(EpcPage host, EpcPage plugin) {
-  if (Enclave* e = Find(plugin)) e->mapped_by.push_back(host);
+  Enclave* h = Find(host);
+  Enclave* p = Find(plugin);
+  if (!h || !p) return;
+  h->maps.push_back(plugin);
+  if (h->pins > 0) p->pinned_mappers++;
 }
 
 void EpcDriver::NoteUnmapped(EpcPage host, EpcPage plugin) {
-  Enclave* e = Find(plugin);
-  if (!e) return;
-  auto it = std::find(e->mapped_by.begin(), e->mapped_by.end(), host);
-  if (it != e->mapped_by.end()) e->mapped_by.erase(it);
+  Enclave* h = Find(host);
+  if (!h) return;
+  auto it = std::find(h->maps.begin(), h->maps.end(), plugin);
+  if (it == h->maps.end()) return;
+  h->maps.erase(it);
+  if (Enclave* p = Find(plugin); p && h->pins > 0) p->pinned_mappers--;
 }
 
-bool EpcDriver::Evictable(const Enclave& e) const {
-  if (e.pins > 0) return false;
-  for (EpcPage host : e.mapped_by) {
-    const Enclave* h = Find(host);
-    if (h && h->pins > 0) return false;
-  }
-  return true;
-}
+// A counter rather than a scan of the mapping hosts: in a density run
+// thousands of hosts map the same plugins.
+bool EpcDriver::Evictable(const Enclave& e) const { return e.pins == 0 && e.pinned_mappers == 0; }
 
 bool EpcDriver::IsResident(EpcPage secs, uint64_t linaddr) const {
   const Enclave* e = Find(secs);
