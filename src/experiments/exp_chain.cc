@@ -76,30 +76,6 @@ std::vector<Job> ChainJobs(const Setup& setup, const machine::CostProfile& profi
   return jobs;
 }
 
-// The figure's value for a chain, or its error.
-template <typename F>
-Point ChainPoint(const ChainCell& c, F value) {
-  Point p;
-  p.x = c.x;
-  if (!c.result) {
-    p.error = "not run";
-  } else if (!c.result->ok()) {
-    p.error = OneLine(c.result->error());
-  } else {
-    p.ours = value(**c.result);
-  }
-  return p;
-}
-
-void Add(Figure& f, const std::string& key, const std::string& label, Point p) {
-  Series* s = f.FindSeries(key);
-  if (!s) {
-    f.series.push_back(Series{key, label, {}});
-    s = &f.series.back();
-  }
-  s->points.push_back(std::move(p));
-}
-
 Table BreakdownTable(const std::string& id, const std::string& title,
                      const machine::CostProfile& profile, const std::vector<ChainCell>& cells,
                      double scale, const char* unit) {
@@ -181,11 +157,11 @@ class Fig3c : public Experiment {
         "them constant, under 25 ms).",
         kFunctionPages * 4, profile_.name, profile_.frequency_hz / 1e9, profile_.epc_bytes >> 20);
     for (const ChainCell& c : cells_) {
-      Add(f, c.series, fmt::format("{}-func chain", c.length),
-          ChainPoint(c, [&](const ChainResult& r) {
-            const Buckets b = Sum(r);
-            return profile_.Seconds(b.allocation + b.transfer);
-          }));
+      f.AddPoint(c.series, fmt::format("{}-func chain", c.length),
+                 PointOf(c.x, c.result, [&](const ChainResult& r) {
+                   const Buckets b = Sum(r);
+                   return profile_.Seconds(b.allocation + b.transfer);
+                 }));
     }
     ExperimentOutput out;
     out.figures.push_back(std::move(f));
@@ -263,9 +239,9 @@ class Fig9d : public Experiment {
       std::string label;
       for (const auto& [k, l] : labels)
         if (c.series == k) label = l;
-      Add(f, c.series, label, ChainPoint(c, [&](const ChainResult& r) {
-            return 1e3 * profile_.Seconds(r.handoff_cycles);
-          }));
+      f.AddPoint(c.series, label, PointOf(c.x, c.result, [&](const ChainResult& r) {
+                   return 1e3 * profile_.Seconds(r.handoff_cycles);
+                 }));
     }
     ExperimentOutput out;
     out.figures.push_back(std::move(f));

@@ -31,15 +31,6 @@ ArrivalProcess Burst(uint64_t n) {
   return a;
 }
 
-void Add(Figure& f, const std::string& key, const std::string& label, Point p) {
-  Series* s = f.FindSeries(key);
-  if (!s) {
-    f.series.push_back(Series{key, label, {}});
-    s = &f.series.back();
-  }
-  s->points.push_back(std::move(p));
-}
-
 // Forwards the simulator's progress to the job's.
 std::function<void(const platform::sim::SimProgress&)> Forward(JobProgress& progress,
                                                                double expected) {
@@ -105,7 +96,7 @@ class Fig9b : public Experiment {
             fmt::format("{} {}", std::string(scenario) == "sgx" ? "SGX" : "PIE", name);
         for (uint64_t gib : {16, 32, 64}) {
           if (setup_.quick && gib != 16) continue;
-          Add(f, key, label, DensityPoint(scenario, name, gib));
+          f.AddPoint(key, label, DensityPoint(scenario, name, gib));
         }
       }
     }
@@ -344,9 +335,9 @@ class Autoscale : public Experiment {
           pl.ours = rep->overall.latency.mean_ms;
           pp.ours = PerRequest(r);
         }
-        Add(thr, s.key, s.label, pt);
-        Add(lat, s.key, s.label, pl);
-        Add(per, s.key, s.label, pp);
+        thr.AddPoint(s.key, s.label, pt);
+        lat.AddPoint(s.key, s.label, pl);
+        per.AddPoint(s.key, s.label, pp);
         if (std::string(s.key) != "sgx-cold") {
           Point pr{x, {}, {}, {}, {}};
           const Run* cold = Find("sgx-cold", x);
@@ -357,7 +348,8 @@ class Autoscale : public Experiment {
           } else {
             pr.error = !r.error.empty() ? r.error : "the SGX cold start run failed";
           }
-          Add(red, std::string(s.key) + "-reduction", std::string(s.label) + " vs SGX cold", pr);
+          red.AddPoint(std::string(s.key) + "-reduction", std::string(s.label) + " vs SGX cold",
+                       pr);
         }
         std::vector<std::string> row = {x, s.key, s.policy, std::to_string(r.requests)};
         if (rep) {

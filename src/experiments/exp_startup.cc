@@ -59,30 +59,6 @@ std::vector<Job> CellJobs(const Setup& setup, const machine::CostProfile& profil
   return jobs;
 }
 
-// A point from a cell: `value(result)` or the error.
-template <typename F>
-Point CellPoint(const Cell& c, F value) {
-  Point p;
-  p.x = c.x;
-  if (!c.result) {
-    p.error = "not run";
-  } else if (!c.result->ok()) {
-    p.error = OneLine(c.result->error());
-  } else {
-    p.ours = value(**c.result);
-  }
-  return p;
-}
-
-void AddPoint(Figure& f, const std::string& key, const std::string& label, Point p) {
-  Series* s = f.FindSeries(key);
-  if (!s) {
-    f.series.push_back(Series{key, label, {}});
-    s = &f.series.back();
-  }
-  s->points.push_back(std::move(p));
-}
-
 // ---- Fig. 3a ----------------------------------------------------------------
 
 class Fig3a : public Experiment {
@@ -126,8 +102,9 @@ class Fig3a : public Experiment {
       std::string label;
       for (const auto& [key, l] : kSeries)
         if (key == c.series) label = l;
-      AddPoint(f, c.series, label,
-               CellPoint(c, [&](const ServeResult& r) { return profile_.Seconds(r.latency()); }));
+      f.AddPoint(c.series, label, PointOf(c.x, c.result, [&](const ServeResult& r) {
+                   return profile_.Seconds(r.latency());
+                 }));
     }
     ExperimentOutput out;
     out.figures.push_back(std::move(f));
@@ -192,9 +169,10 @@ class Fig9a : public Experiment {
     for (size_t i = 0; i < std::size(kScenarios); ++i) {
       for (const Cell& c : cells_) {
         if (c.policy != kScenarios[i].second) continue;
-        AddPoint(f, kScenarios[i].first, kScenarioLabels[i],
-                 CellPoint(
-                     c, [&](const ServeResult& r) { return 1e3 * profile_.Seconds(r.latency()); }));
+        f.AddPoint(kScenarios[i].first, kScenarioLabels[i],
+                   PointOf(c.x, c.result, [&](const ServeResult& r) {
+                     return 1e3 * profile_.Seconds(r.latency());
+                   }));
       }
     }
     out.figures.push_back(std::move(f));
@@ -307,7 +285,7 @@ class Enturbo : public Experiment {
                    static_cast<double>((*c.result)->latency());
         }
         p.error = error;
-        AddPoint(f, c.workload.name, c.workload.name, p);
+        f.AddPoint(c.workload.name, c.workload.name, p);
         const auto ms = [&](const Cell* x) {
           return x && x->result && x->result->ok()
                      ? fmt::format("{:.1f}", 1e3 * profile_.Seconds((*x->result)->latency()))

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -136,5 +137,20 @@ double PageSeconds(double pages);
 
 // One line for a report cell: the error's text without line breaks.
 std::string OneLine(const Error& e);
+
+// The point at `x` of a job's result: `value(*result)`, or the error ("not
+// run" if the job never ran).
+template <typename T, typename F>
+Point PointOf(std::string x, const std::optional<StatusOr<T>>& result, F value) {
+  Point p;
+  p.x = std::move(x);
+  if (!result)
+    p.error = "not run";
+  else if (!result->ok())
+    p.error = OneLine(result->error());
+  else
+    p.ours = value(**result);
+  return p;
+}
 
 }  // namespace confide::experiments

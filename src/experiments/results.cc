@@ -44,6 +44,15 @@ Series* Figure::FindSeries(std::string_view key) {
   return nullptr;
 }
 
+void Figure::AddPoint(const std::string& key, const std::string& label, Point p) {
+  Series* s = FindSeries(key);
+  if (!s) {
+    series.push_back(Series{key, label, {}});
+    s = &series.back();
+  }
+  s->points.push_back(std::move(p));
+}
+
 const Series* Figure::FindSeries(std::string_view key) const {
   for (const Series& s : series)
     if (s.key == key) return &s;

@@ -55,6 +55,8 @@ struct Figure {
   std::vector<Series> series;
 
   Series* FindSeries(std::string_view key);
+  // Appends `p` to series `key`, creating the series (with `label`) first.
+  void AddPoint(const std::string& key, const std::string& label, Point p);
   const Series* FindSeries(std::string_view key) const;
   // The point of `series` at `x`, or nullptr.
   const Point* Find(std::string_view series, std::string_view x) const;
