@@ -12,6 +12,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev
   gnuplot-nox                       # plots of `make reproduce` (pngcairo terminal)
+  musl-tools musl-dev               # libc of the code inside enclaves (src/runtime)
+  liblua5.4-dev                     # the Lua runtime plugin (liblua5.4.a)
+  libsodium-dev                     # crypto inside enclaves
 )
 
 missing=()

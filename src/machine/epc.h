@@ -2,8 +2,9 @@
 // page, the EPCM entry the SDM describes (Vol. 3D §38.19, Table 38-28),
 // extended with PIE's PT_SREG type.
 //
-// The bytes live in one anonymous mapping so that a later layer (the KVM
-// monitor) can map the same memory into guests.
+// The bytes live in one shared mapping of a memfd (fd()), so that a later
+// layer (the KVM monitor, src/monitor) can map the same memory into guests:
+// every KVM micro-VM registers the same fd as its guest-physical EPC.
 //
 // Thread-safety: Epc does no locking. The Machine guards EPCM entries with
 // its EPCM lock and page bytes with the owning enclave's lock.
@@ -53,9 +54,14 @@ class Epc {
   const EpcmEntry& entry(EpcPage p) const { return epcm_[p]; }
   // The "physical" address the SDM would report in a #PF for page p.
   static uint64_t Address(EpcPage p) { return uint64_t{p} * kPageSize; }
+  // The memfd holding the EPC bytes (page p at offset p * 4096), owned by the
+  // Epc and valid for its lifetime. Borrowers (KVM memory slots, mmaps) must
+  // not outlive it; the fd is close-on-exec.
+  int fd() const { return fd_; }
 
  private:
-  Epc(uint8_t* base, uint32_t pages);
+  Epc(int fd, uint8_t* base, uint32_t pages);
+  int fd_ = -1;
   uint8_t* base_ = nullptr;
   std::vector<EpcmEntry> epcm_;
 };
