@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 #include <map>
 
 #include <fmt/format.h>
 
 #include "image/elf.h"
+#include "image/enclave_abi.h"
 #include "machine/secs.h"
 
 namespace confide::image {
@@ -53,12 +55,13 @@ void AppendHostRegions(const Manifest& manifest, SgxsImage& image, LayoutInfo& l
     thread.stack_offset =
         thread.ssa_offset + uint64_t{kTcsNssa} * manifest.ssa_frame_size * kPageSize;
     thread.stack_size = manifest.stack_size;
+    thread.info_offset = thread.stack_top();
     machine::Tcs tcs;
     tcs.ossa = thread.ssa_offset;
     tcs.nssa = kTcsNssa;
     tcs.oentry = li.entry_offset;
     tcs.ofsbase = 0;
-    tcs.ogsbase = 0;
+    tcs.ogsbase = thread.info_offset;
     tcs.fslimit = 0xfff;
     tcs.gslimit = 0xfff;
     SgxsPage tcs_page = MakePage(cur, PageType::kTcs, 0, /*measured=*/true);
@@ -67,8 +70,29 @@ void AppendHostRegions(const Manifest& manifest, SgxsImage& image, LayoutInfo& l
     for (cur = thread.ssa_offset; cur < thread.stack_top(); cur += kPageSize)
       image.pages.push_back(MakePage(cur, PageType::kReg, rw, /*measured=*/true));
     li.threads.push_back(thread);
+    image.pages.push_back(
+        MakePage(thread.info_offset, PageType::kReg, machine::secinfo::kR, /*measured=*/true));
+    cur += kPageSize;
   }
   li.image_end = cur;
+  const uint64_t size = std::bit_ceil(std::max(li.image_end, kMinEnclaveSize));
+  for (uint32_t t = 0; t < manifest.threads; ++t) {
+    const ThreadLayout& thread = li.threads[t];
+    confide_thread_info ti{};
+    ti.magic = CONFIDE_THREAD_INFO_MAGIC;
+    ti.self_offset = thread.info_offset;
+    ti.tcs_offset = thread.tcs_offset;
+    ti.stack_offset = thread.stack_offset;
+    ti.stack_size = thread.stack_size;
+    ti.heap_offset = li.heap_offset;
+    ti.heap_size = li.heap_size;
+    ti.thread_index = t;
+    ti.thread_count = manifest.threads;
+    ti.enclave_size = size;
+    for (SgxsPage& page : image.pages) {
+      if (page.offset == thread.info_offset) std::memcpy(page.data.data(), &ti, sizeof ti);
+    }
+  }
 }
 
 }  // namespace
@@ -137,10 +161,10 @@ StatusOr<SgxsImage> LayoutPieHost(const Manifest& manifest, uint64_t plugin_size
   CONFIDE_RETURN_IF_ERROR(ValidateManifest(manifest));
   if (manifest.kind != EnclaveKind::kHost)
     return InvalidArgumentError("LayoutPieHost: the manifest's kind must be \"host\"");
-  if (plugin_size == 0 || plugin_size % kPageSize != 0 || plugin_size > kMaxElfSpan)
+  if (plugin_size == 0 || plugin_size % kPageSize != 0 || plugin_size > kMaxPluginRegion)
     return InvalidArgumentError(
         fmt::format("LayoutPieHost: plugin size {:#x} is not a non-zero page multiple <= {:#x}",
-                    plugin_size, kMaxElfSpan));
+                    plugin_size, kMaxPluginRegion));
   if (plugin_entry_offset >= plugin_size)
     return InvalidArgumentError(
         fmt::format("LayoutPieHost: plugin entry {:#x} is not below the plugin size {:#x}",

@@ -9,18 +9,21 @@
 //     | heap                     |    PT_REG RW; EEXTENDed unless measure_heap = false
 //     +--------------------------+ threads[0].tcs_offset
 //     | TCS                      |    PT_TCS: OENTRY = e_entry, OSSA = ssa_offset,
-//     +--------------------------+    NSSA = 2, OFSBASE = OGSBASE = 0, FS/GSLIMIT = 0xfff
+//     +--------------------------+    NSSA = 2, OFSBASE = 0, OGSBASE = info_offset,
+//     |                          |    FS/GSLIMIT = 0xfff
 //     | SSA  (NSSA frames of     |    PT_REG RW
 //     |  SSAFRAMESIZE pages)     |
 //     +--------------------------+ threads[0].stack_offset
 //     | stack                    |    PT_REG RW; grows down from stack_top()
-//     +--------------------------+ threads[1].tcs_offset
+//     +--------------------------+ threads[0].info_offset
+//     | thread info              |    PT_REG R: struct confide_thread_info
+//     +--------------------------+ threads[1].tcs_offset    (image/enclave_abi.h)
 //     | ... one block per thread |
 //     +--------------------------+ image_end
 //     | (not added)              |
 // SIZE+--------------------------+ SIZE = next power of two >= max(image_end, 0x2000)
 //
-// There are no guard pages: the region above a stack is the next thread's TCS.
+// There are no guard pages: a stack that overflows runs into its SSA frames.
 //
 // Plugin enclave (PIE): only the ELF's pages, each PT_SREG with W cleared
 // (shared read-only by every host that EMAPs it); no heap, TCS or stack.
@@ -53,12 +56,16 @@ namespace confide::image {
 inline constexpr uint32_t kTcsNssa = 2;
 // The largest ELF address span (lowest to highest PT_LOAD page) accepted.
 inline constexpr uint64_t kMaxElfSpan = uint64_t{1} << 30;
+// The largest plugin region of a PIE host (LayoutPieHost): the runtime,
+// function and data slots of image/enclave_abi.h.
+inline constexpr uint64_t kMaxPluginRegion = uint64_t{2} << 30;
 
 struct ThreadLayout {
   uint64_t tcs_offset = 0;
   uint64_t ssa_offset = 0;    // kTcsNssa * ssa_frame_size pages
   uint64_t stack_offset = 0;  // lowest stack page
   uint64_t stack_size = 0;
+  uint64_t info_offset = 0;  // the thread-info page (TCS.OGSBASE), just above the stack
   uint64_t stack_top() const { return stack_offset + stack_size; }
 };
 

@@ -74,6 +74,18 @@ StatusOr<EnclaveStats> Machine::StatsOf(EpcPage secs) const {
   return e->stats;
 }
 
+StatusOr<EnclaveMap> Machine::MapOf(EpcPage secs) const {
+  CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(*this, secs));
+  std::lock_guard lock(e->mu);
+  EnclaveMap map;
+  map.base = e->secs.base_addr;
+  map.size = e->secs.size;
+  map.initialized = e->initialized;
+  map.pages.assign(e->pages.begin(), e->pages.end());
+  for (const auto& [base, mapping] : e->mappings) map.plugins.push_back(mapping.plugin->secs_page);
+  return map;
+}
+
 uint64_t Machine::CoreCycles(CoreId core) const {
   const Core* c = MachineOps::CoreAt(*this, core);
   return c ? c->cycles.load(std::memory_order_relaxed) : 0;

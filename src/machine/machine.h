@@ -114,6 +114,16 @@ struct EvictedPage {
   crypto::GcmTag mac{};
 };
 
+// What the monitor needs to build an enclave's page tables: its resident
+// pages and, for a host, the plugins it has EMAPped (machine.cc MapOf).
+struct EnclaveMap {
+  uint64_t base = 0;  // SECS.BASEADDR
+  uint64_t size = 0;  // SECS.SIZE
+  bool initialized = false;
+  std::vector<std::pair<uint64_t, EpcPage>> pages;  // resident pages by linear address, ascending
+  std::vector<EpcPage> plugins;                     // SECS pages of the mapped plugins, by base
+};
+
 // Where a linear address of the current enclave resolves.
 struct Translation {
   EpcPage page = 0;
@@ -227,9 +237,14 @@ class Machine {
   // SECS fields of enclave `secs` (MRENCLAVE valid after EINIT).
   StatusOr<Secs> SecsOf(EpcPage secs) const;
   StatusOr<EnclaveStats> StatsOf(EpcPage secs) const;
+  // Resident pages (not evicted ones) and mapped plugins of enclave `secs`.
+  StatusOr<EnclaveMap> MapOf(EpcPage secs) const;
   // Page bytes, for tests and the monitor (which maps the EPC into VMs). In
   // cost-only mode only VA pages' bytes mean anything.
   ByteSpan PageBytes(EpcPage page) const { return epc_.bytes(page); }
+  // The memfd that holds the EPC (page p at offset p * 4096), which the
+  // monitor maps into its VMs; -1 in cost-only mode (no bytes).
+  int epc_fd() const { return epc_.fd(); }
   PageContents page_contents() const { return config_.page_contents; }
   uint64_t CoreCycles(CoreId core) const;
   void SetCoreCycles(CoreId core, uint64_t cycles);

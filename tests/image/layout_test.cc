@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 #include <set>
 
 #include "base/file.h"
 #include "elf_builder.h"
 #include "image/elf.h"
+#include "image/enclave_abi.h"
 #include "machine/secs.h"
 
 namespace confide::image {
@@ -65,11 +67,12 @@ TEST(Layout, HostEnclaveFromTwoSegments) {
   EXPECT_EQ(t.ssa_offset, t.tcs_offset + 0x1000);
   EXPECT_EQ(t.stack_offset, t.ssa_offset + 2 * 0x1000);
   EXPECT_EQ(t.stack_size, 64u * 1024);
-  EXPECT_EQ(info.image_end, t.stack_top());
+  EXPECT_EQ(t.info_offset, t.stack_top());
+  EXPECT_EQ(info.image_end, t.info_offset + 0x1000);
   EXPECT_EQ(info.size, 0x80000u);
   EXPECT_EQ(image->ssa_frame_size, 1u);
-  // 4 ELF pages, 64 heap, 1 TCS, 2 SSA, 16 stack.
-  EXPECT_EQ(image->pages.size(), 4u + 64 + 1 + 2 + 16);
+  // 4 ELF pages, 64 heap, 1 TCS, 2 SSA, 16 stack, 1 thread info.
+  EXPECT_EQ(image->pages.size(), 4u + 64 + 1 + 2 + 16 + 1);
 
   // Text page; the page text and data share (union of permissions); bss.
   const SgxsPage* text = FindPage(*image, 0x0);
@@ -94,7 +97,7 @@ TEST(Layout, HostEnclaveFromTwoSegments) {
   // Every page is measured in full; heap, SSA and stack are RW PT_REG.
   for (const SgxsPage& p : image->pages) {
     EXPECT_EQ(p.measured_chunks, kAllChunks) << p.offset;
-    if (p.offset >= info.elf_end && p.offset != t.tcs_offset) {
+    if (p.offset >= info.elf_end && p.offset != t.tcs_offset && p.offset != t.info_offset) {
       EXPECT_EQ(p.secinfo.flags, machine::SecInfo::Make(PageType::kReg, kR | kW).flags);
     }
   }
@@ -109,9 +112,25 @@ TEST(Layout, HostEnclaveFromTwoSegments) {
   EXPECT_EQ(tcs.cssa, 0u);
   EXPECT_EQ(tcs.flags, 0u);
   EXPECT_EQ(tcs.ofsbase, 0u);
-  EXPECT_EQ(tcs.ogsbase, 0u);
+  EXPECT_EQ(tcs.ogsbase, t.info_offset);
   EXPECT_EQ(tcs.fslimit, 0xfffu);
   EXPECT_EQ(tcs.gslimit, 0xfffu);
+  // The thread-info page the runtime finds through GS (image/enclave_abi.h).
+  const SgxsPage* info_page = FindPage(*image, t.info_offset);
+  ASSERT_NE(info_page, nullptr);
+  EXPECT_EQ(info_page->secinfo.flags, machine::SecInfo::Make(PageType::kReg, kR).flags);
+  confide_thread_info ti;
+  std::memcpy(&ti, info_page->data.data(), sizeof ti);
+  EXPECT_EQ(ti.magic, CONFIDE_THREAD_INFO_MAGIC);
+  EXPECT_EQ(ti.self_offset, t.info_offset);
+  EXPECT_EQ(ti.tcs_offset, t.tcs_offset);
+  EXPECT_EQ(ti.stack_offset, t.stack_offset);
+  EXPECT_EQ(ti.stack_size, t.stack_size);
+  EXPECT_EQ(ti.heap_offset, info.heap_offset);
+  EXPECT_EQ(ti.heap_size, info.heap_size);
+  EXPECT_EQ(ti.thread_index, 0u);
+  EXPECT_EQ(ti.thread_count, 1u);
+  EXPECT_EQ(ti.enclave_size, info.size);
 }
 
 TEST(Layout, ThreadsSsaFramesAndUnmeasuredHeap) {
@@ -127,7 +146,7 @@ TEST(Layout, ThreadsSsaFramesAndUnmeasuredHeap) {
   ExpectWellFormed(*image, info);
   EXPECT_EQ(image->ssa_frame_size, 2u);
   ASSERT_EQ(info.threads.size(), 3u);
-  EXPECT_EQ(image->pages.size(), 4u + 8 + 3 * (1 + 4 + 4));
+  EXPECT_EQ(image->pages.size(), 4u + 8 + 3 * (1 + 4 + 4 + 1));
   uint64_t expected_tcs = info.heap_offset + 8 * kPageSize;
   for (const ThreadLayout& t : info.threads) {
     EXPECT_EQ(t.tcs_offset, expected_tcs);
@@ -135,7 +154,13 @@ TEST(Layout, ThreadsSsaFramesAndUnmeasuredHeap) {
     const machine::Tcs tcs = machine::Tcs::Parse(FindPage(*image, t.tcs_offset)->data);
     EXPECT_EQ(tcs.ossa, t.ssa_offset);
     EXPECT_EQ(tcs.oentry, info.entry_offset);
-    expected_tcs = t.stack_top();
+    EXPECT_EQ(tcs.ogsbase, t.info_offset);
+    confide_thread_info ti;
+    std::memcpy(&ti, FindPage(*image, t.info_offset)->data.data(), sizeof ti);
+    EXPECT_EQ(ti.thread_index, static_cast<uint64_t>(&t - info.threads.data()));
+    EXPECT_EQ(ti.thread_count, 3u);
+    EXPECT_EQ(ti.tcs_offset, t.tcs_offset);
+    expected_tcs = t.info_offset + kPageSize;
   }
   for (const SgxsPage& p : image->pages) {
     const bool heap = p.offset >= info.heap_offset && p.offset < info.heap_offset + info.heap_size;
@@ -197,7 +222,7 @@ TEST(Layout, PieHostLeavesThePluginRangeEmpty) {
   EXPECT_EQ(info.heap_offset, plugin->size);
   EXPECT_EQ(info.entry_offset, 0x10u);
   EXPECT_EQ(host->pages.front().offset, plugin->size);
-  EXPECT_EQ(host->pages.size(), 4u + 2 * (1 + 2 + 2));
+  EXPECT_EQ(host->pages.size(), 4u + 2 * (1 + 2 + 2 + 1));
   ASSERT_EQ(info.threads.size(), 2u);
   for (const ThreadLayout& t : info.threads) {
     const machine::Tcs tcs = machine::Tcs::Parse(FindPage(*host, t.tcs_offset)->data);
@@ -294,7 +319,7 @@ TEST_F(TinyEnclave, HostLayout) {
   ExpectWellFormed(*image, info);
   const size_t elf_pages = ElfPageCount();
   EXPECT_GE(elf_pages, 2u);
-  EXPECT_EQ(image->pages.size(), elf_pages + 64 + 2 * (1 + 2 + 16));
+  EXPECT_EQ(image->pages.size(), elf_pages + 64 + 2 * (1 + 2 + 16 + 1));
   EXPECT_EQ(info.entry_offset, file_.entry - (file_.loads.front().vaddr & ~uint64_t{0xfff}));
 
   size_t rx = 0, rw = 0, wx = 0, tcs = 0;
