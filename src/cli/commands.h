@@ -21,6 +21,8 @@ void RegisterImageCommands(CLI::App& app);
 void RegisterDemoCommand(CLI::App& app);
 // confide bench reproduce
 void RegisterBenchCommands(CLI::App& app);
+// confide run --function f.lua --input FILE|- [--policy P] [--stats]
+void RegisterRunCommand(CLI::App& app);
 
 // Parts of RegisterImageCommands: add `verify` and `inspect` to the `image`
 // subcommand.

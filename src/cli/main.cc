@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
     confide::cli::RegisterImageCommands(app);
     confide::cli::RegisterDemoCommand(app);
     confide::cli::RegisterBenchCommands(app);
+    confide::cli::RegisterRunCommand(app);
     app.parse(argc, argv);
   } catch (const CLI::Error& e) {
     return app.exit(e);

@@ -27,8 +27,8 @@
  *
  * ENCLU inside an enclave (EEXIT, EREPORT, EGETKEY, EACCEPT, EACCEPTCOPY,
  * EMODPE, EMAP, EUNMAP) is the real instruction (0F 01 D7, leaf in EAX); no
- * CPU here has SGX, so it raises #UD and the monitor executes the leaf on the
- * machine model and resumes after it. EEXIT: RBX = target (ignored), RDI =
+ * CPU here runs it (#UD without SGX, #GP(0) where SGX is disabled), and the
+ * monitor executes the leaf on the machine model and resumes after it. EEXIT: RBX = target (ignored), RDI =
  * the run status (CONFIDE_STATUS_*).
  *
  * Syscalls (the `syscall` instruction, Linux numbers and registers):

@@ -78,12 +78,19 @@ StatusOr<EnclaveMap> Machine::MapOf(EpcPage secs) const {
   CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(*this, secs));
   std::lock_guard lock(e->mu);
   EnclaveMap map;
+  map.version = {e->eid, e->page_generation};
   map.base = e->secs.base_addr;
   map.size = e->secs.size;
   map.initialized = e->initialized;
   map.pages.assign(e->pages.begin(), e->pages.end());
   for (const auto& [base, mapping] : e->mappings) map.plugins.push_back(mapping.plugin->secs_page);
   return map;
+}
+
+StatusOr<EnclaveVersion> Machine::VersionOf(EpcPage secs) const {
+  CONFIDE_ASSIGN_OR_RETURN(auto e, MachineOps::LookupSecs(*this, secs));
+  std::lock_guard lock(e->mu);
+  return EnclaveVersion{e->eid, e->page_generation};
 }
 
 uint64_t Machine::CoreCycles(CoreId core) const {

@@ -116,7 +116,13 @@ struct EvictedPage {
 
 // What the monitor needs to build an enclave's page tables: its resident
 // pages and, for a host, the plugins it has EMAPped (machine.cc MapOf).
+struct EnclaveVersion {
+  uint64_t eid = 0;         // unique per ECREATE: a reused SECS page is a new enclave
+  uint64_t generation = 0;  // advanced whenever a page is added, removed, evicted or reloaded
+  bool operator==(const EnclaveVersion&) const = default;
+};
 struct EnclaveMap {
+  EnclaveVersion version;
   uint64_t base = 0;  // SECS.BASEADDR
   uint64_t size = 0;  // SECS.SIZE
   bool initialized = false;
@@ -239,6 +245,9 @@ class Machine {
   StatusOr<EnclaveStats> StatsOf(EpcPage secs) const;
   // Resident pages (not evicted ones) and mapped plugins of enclave `secs`.
   StatusOr<EnclaveMap> MapOf(EpcPage secs) const;
+  // MapOf's version alone, in constant time: a cache of MapOf stays valid
+  // while it does not change.
+  StatusOr<EnclaveVersion> VersionOf(EpcPage secs) const;
   // Page bytes, for tests and the monitor (which maps the EPC into VMs). In
   // cost-only mode only VA pages' bytes mean anything.
   ByteSpan PageBytes(EpcPage page) const { return epc_.bytes(page); }

@@ -58,6 +58,7 @@ struct EnclaveState {
   EnclaveKind kind = EnclaveKind::kUndecided;
   bool plugin_torn = false;                    // a page of this plugin was EREMOVEd (PIE §IV-E)
   std::map<uint64_t, EpcPage> pages;           // resident pages by linear address (see below)
+  uint64_t page_generation = 0;                // advanced by every change of `pages`
   std::set<uint64_t> evicted;                  // linear addresses of pages out by EWB
   uint32_t children = 0;                       // resident EPC pages owned, SECS excluded
   std::map<uint64_t, PluginMapping> mappings;  // host: mapped plugins by base
@@ -106,9 +107,11 @@ struct EnclaveState {
       pages[page_addr] = page;
     cached_addr_ = page_addr;
     cached_page_ = page;
+    ++page_generation;
   }
   void ErasePage(uint64_t page_addr) {
     pages.erase(page_addr);
+    ++page_generation;
     if (cached_addr_ == page_addr) cached_addr_ = kNoPage;
   }
 

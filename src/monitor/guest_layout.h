@@ -1,7 +1,7 @@
 // guest_layout.h — the memory map every confide micro-VM shares, and the ABI
 // between the monitor (host) and its CPL0 trap stubs (guest).
 //
-// Guest-physical memory (identical in every VM; three KVM memory slots):
+// Guest-physical memory (identical in every VM; four KVM memory slots):
 //
 //   GPA 0x0000_0000 +--------------------------------------+
 //                   | unmapped (guard; no slot)            |
@@ -19,6 +19,11 @@
 //                   | up to kMaxPageTablePages             |  by every VM of a monitor
 //                   |                                      |  (plugin subtrees are shared)
 //       0x6000_0000 +--------------------------------------+
+//                   | unmapped                             |
+//       0x8000_0000 +--------------------------------------+ kWindowGpa (slot 3)
+//                   | the untrusted I/O window, up to 1 GiB|  per VM (its own memfd);
+//                   | (image/enclave_abi.h)                |  linear CONFIDE_WINDOW_BASE
+//       0xc000_0000 +--------------------------------------+
 //                   | unmapped; KVM's own TSS/identity map |  kKvmTssGpa (Intel only)
 //                   | pages at 0xfffb_c000..0xfffc_0000    |
 //     0x1_0000_0000 +--------------------------------------+ kEpcGpa (slot 2)
@@ -30,6 +35,8 @@
 //
 //   0x0000_0000_0000_0000 .. 0x0000_7fff_ffff_ffff  enclave ELRANGEs, CPL3 (U=1);
 //                                                   PTEs from the EPCM only
+//   0x0000_7000_0000_0000 (CONFIDE_WINDOW_BASE)      the window, U=1 RW NX, one shared
+//                                                   subtree; each VM backs its GPAs
 //   0xffff_ff80_0000_0000 (PML4[511])               monitor: the system region
 //                                                   above, supervisor-only (U=0),
 //                                                   one shared PDPT subtree
@@ -58,6 +65,9 @@ inline constexpr uint64_t kKernelStackSize = 0x8000;
 
 inline constexpr uint64_t kPageTableGpa = 0x4000'0000;
 inline constexpr uint64_t kMaxPageTablePages = 0x2'0000;  // 512 MiB of frames
+
+inline constexpr uint64_t kWindowGpa = 0x8000'0000;
+inline constexpr uint64_t kMaxWindowBytes = 0x4000'0000;
 
 inline constexpr uint64_t kKvmTssGpa = 0xfffb'd000;  // KVM_SET_TSS_ADDR, 3 pages
 inline constexpr uint64_t kKvmIdentityMapGpa = 0xfffb'c000;

@@ -200,7 +200,12 @@ StatusOr<Vm::SlotId> Vm::AddSlot(uint64_t gpa, uint64_t size, uint8_t* host, boo
         fmt::format("KVM_SET_USER_MEMORY_REGION at {:#x} (+{:#x}): {}", gpa, size, Errno()));
   }
   if (id >= slots_.size()) slots_.resize(id + 1);
-  slots_[id] = Slot{.used = true, .gpa = gpa, .size = size, .host = host, .owned_mapping = owned};
+  slots_[id] = Slot{.used = true,
+                    .gpa = gpa,
+                    .size = size,
+                    .host = host,
+                    .owned_mapping = owned,
+                    .read_only = read_only};
   return id;
 }
 
@@ -264,6 +269,26 @@ Status Vm::Unmap(SlotId id) {
   // SAFETY: the mapping MapFd made, same address and length; no slot uses it.
   if (s.owned_mapping) ::munmap(s.host, s.size);
   s = Slot{};
+  return OkStatus();
+}
+
+Status Vm::Reregister(SlotId id) {
+  if (id >= slots_.size() || !slots_[id].used) return NotFoundError("no such memory slot");
+  const Slot& s = slots_[id];
+  kvm_userspace_memory_region region = {};
+  region.slot = id;
+  region.guest_phys_addr = s.gpa;
+  // SAFETY: KVM reads the region struct; size 0 removes the slot, and the
+  // second call registers the same, still mapped, host memory again.
+  if (::ioctl(fd_, KVM_SET_USER_MEMORY_REGION, &region) != 0) {
+    return InternalError("deleting a memory slot: " + Errno());
+  }
+  region.flags = s.read_only ? KVM_MEM_READONLY : 0;
+  region.memory_size = s.size;
+  region.userspace_addr = reinterpret_cast<uint64_t>(s.host);
+  if (::ioctl(fd_, KVM_SET_USER_MEMORY_REGION, &region) != 0) {
+    return InternalError("registering a memory slot again: " + Errno());
+  }
   return OkStatus();
 }
 

@@ -145,6 +145,12 @@ class Vm {
   StatusOr<SlotId> MapHost(uint64_t gpa, MutableByteSpan memory, bool read_only = false);
   // Removes a slot (and the mapping MapFd made). NotFoundError if unknown.
   Status Unmap(SlotId slot);
+  // Deletes and re-adds a slot with the same memory: KVM drops everything it
+  // derived from that memory (shadow page tables, TLB entries). The monitor
+  // needs this before it reuses page-table frames, because it writes them
+  // from the host, where KVM's write protection of guest page tables does
+  // not see it. REQUIRES: no vCPU of this VM runs.
+  Status Reregister(SlotId slot);
   // The host address of guest-physical [gpa, gpa+len), if one slot holds it.
   StatusOr<uint8_t*> HostAddress(uint64_t gpa, uint64_t len) const;
 
@@ -159,6 +165,7 @@ class Vm {
     uint64_t size = 0;
     uint8_t* host = nullptr;
     bool owned_mapping = false;  // MapFd's mmap, unmapped with the slot
+    bool read_only = false;
   };
   Vm(int fd, size_t vcpu_mmap_size, uint32_t max_slots)
       : fd_(fd), vcpu_mmap_size_(vcpu_mmap_size), max_slots_(max_slots) {}

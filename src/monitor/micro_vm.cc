@@ -16,21 +16,98 @@ StatusOr<std::unique_ptr<MicroVm>> MicroVm::Create(const Kvm& kvm, const MicroVm
                                             memory.page_table_bytes));
   }
   if (memory.epc_bytes == 0) return InvalidArgumentError("no EPC");
+  if (memory.window_bytes % kGuestPageSize != 0 || memory.window_bytes > kMaxWindowBytes) {
+    return InvalidArgumentError(fmt::format(
+        "window of {} bytes is not a page multiple of at most 1 GiB", memory.window_bytes));
+  }
   CONFIDE_ASSIGN_OR_RETURN(SharedMemory system,
                            SharedMemory::Create("confide-system", kSystemPages * kGuestPageSize));
   CONFIDE_RETURN_IF_ERROR(WriteSystemRegion(system.span()));
   CONFIDE_ASSIGN_OR_RETURN(auto vm, Vm::Create(kvm));
   CONFIDE_RETURN_IF_ERROR(vm->MapHost(kSystemGpa, system.span()));
-  CONFIDE_RETURN_IF_ERROR(
+  CONFIDE_ASSIGN_OR_RETURN(
+      Vm::SlotId page_table_slot,
       vm->MapFd(kPageTableGpa, memory.page_table_bytes, memory.page_table_fd, 0));
   CONFIDE_RETURN_IF_ERROR(vm->MapFd(kEpcGpa, memory.epc_bytes, memory.epc_fd, 0));
+  std::optional<SharedMemory> window;
+  if (memory.window_bytes != 0) {
+    auto created = SharedMemory::Create("confide-window", memory.window_bytes);
+    if (!created.ok()) return tl::unexpected(created.error());
+    window.emplace(std::move(*created));
+    CONFIDE_RETURN_IF_ERROR(vm->MapHost(kWindowGpa, window->span()));
+  }
   CONFIDE_ASSIGN_OR_RETURN(auto vcpu, vm->CreateVcpu(0));
   CONFIDE_RETURN_IF_ERROR(ConfigureVcpu(kvm, *vcpu));
-  return std::unique_ptr<MicroVm>(new MicroVm(std::move(system), std::move(vm), std::move(vcpu)));
+  return std::unique_ptr<MicroVm>(new MicroVm(std::move(system), std::move(window), std::move(vm),
+                                              std::move(vcpu), page_table_slot));
 }
 
 Status MicroVm::Enter(uint64_t cr3, uint64_t rip, uint64_t rsp) {
   return EnterUser(*vcpu_, cr3, rip, rsp);
+}
+
+Status MicroVm::Enter(const UserEntry& entry) {
+  kvm_sregs sregs;
+  CONFIDE_RETURN_IF_ERROR(vcpu_->GetSregs(sregs));
+  kvm_sregs user = UserModeSregs(sregs, entry.cr3);
+  user.fs.base = entry.fs_base;
+  user.gs.base = entry.gs_base;
+  CONFIDE_RETURN_IF_ERROR(vcpu_->SetSregs(user));
+  kvm_regs regs = {};
+  regs.rip = entry.rip;
+  regs.rsp = entry.rsp;
+  regs.rax = entry.rax;
+  regs.rbx = entry.rbx;
+  regs.rcx = entry.rcx;
+  regs.rflags = 0x2;
+  last_ = RawExit{};
+  return vcpu_->SetRegs(regs);
+}
+
+StatusOr<std::pair<uint64_t, uint64_t>> MicroVm::UserStackAndFlags() const {
+  // A stub frame (exception, or a syscall trapped as #PF) holds the user's
+  // RSP and RFLAGS; after a syscall that reached the syscall stub, RSP is
+  // still the user's (syscall does not switch stacks) and R11 holds RFLAGS.
+  if (last_.frame && (last_.frame->at(4) & 3) == 3) {
+    return std::pair{last_.frame->at(6), last_.frame->at(5)};
+  }
+  if (last_.reason == KVM_EXIT_IO && last_.io_port == kSyscallPort) {
+    kvm_regs regs;
+    CONFIDE_RETURN_IF_ERROR(vcpu_->GetRegs(regs));
+    return std::pair{regs.rsp, regs.r11};
+  }
+  return FailedPreconditionError("the guest is not paused after a user syscall or exception");
+}
+
+Status MicroVm::ReturnToUser(uint64_t cr3, uint64_t rip, uint64_t rsp,
+                             std::optional<uint64_t> rax) {
+  CONFIDE_ASSIGN_OR_RETURN(auto stack_flags, UserStackAndFlags());
+  kvm_regs regs;
+  CONFIDE_RETURN_IF_ERROR(vcpu_->GetRegs(regs));
+  kvm_sregs sregs;
+  CONFIDE_RETURN_IF_ERROR(vcpu_->GetSregs(sregs));
+  CONFIDE_RETURN_IF_ERROR(vcpu_->SetSregs(UserModeSregs(sregs, cr3)));
+  // The stubs clobber RAX (the port value); the user's is in the frame.
+  if (last_.frame) regs.rax = last_.frame->at(0);
+  if (rax) regs.rax = *rax;
+  regs.rip = rip;
+  regs.rsp = rsp;
+  regs.rflags = (stack_flags.second & ~uint64_t{0x10000}) | 0x2;  // RF cleared
+  if (std::holds_alternative<SyscallExit>(DecodeExit(last_))) {
+    regs.rcx = rip;  // as `syscall` leaves them; an exception preserves both
+    regs.r11 = regs.rflags;
+  }
+  last_ = RawExit{};
+  return vcpu_->SetRegs(regs);
+}
+
+Status MicroVm::DropCachedTranslations() { return vm_->Reregister(page_table_slot_); }
+
+Status MicroVm::SetFsBase(uint64_t base) {
+  kvm_sregs sregs;
+  CONFIDE_RETURN_IF_ERROR(vcpu_->GetSregs(sregs));
+  sregs.fs.base = base;
+  return vcpu_->SetSregs(sregs);
 }
 
 StatusOr<RawExit> MicroVm::Capture(RunOutcome outcome) const {

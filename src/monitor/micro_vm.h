@@ -40,6 +40,17 @@ struct MicroVmMemory {
   uint64_t page_table_bytes = 0;
   int epc_fd = -1;  // machine::Epc::fd(), mapped at kEpcGpa
   uint64_t epc_bytes = 0;
+  // The VM's own untrusted I/O window at kWindowGpa (0: none), page multiple.
+  uint64_t window_bytes = 0;
+};
+
+// Where enclave code starts or resumes at CPL3.
+struct UserEntry {
+  uint64_t cr3 = 0;
+  uint64_t rip = 0;
+  uint64_t rsp = 0;
+  uint64_t rax = 0, rbx = 0, rcx = 0;
+  uint64_t fs_base = 0, gs_base = 0;
 };
 
 class MicroVm {
@@ -52,6 +63,23 @@ class MicroVm {
 
   // (Re)starts the vCPU at CPL3 at `rip` with `rsp`, under page tables `cr3`.
   Status Enter(uint64_t cr3, uint64_t rip, uint64_t rsp);
+  // As Enter, with the registers of `entry` set and the others zero.
+  Status Enter(const UserEntry& entry);
+  // Returns to CPL3 at `rip` with `rsp` from wherever the guest is paused
+  // after the last exit (a stub after a syscall or an exception, whose
+  // sysretq/iretq the host performs instead), under page tables `cr3`, with
+  // the user's RFLAGS and general registers as they were at the exit, except
+  // RAX = *rax if given (else the user's RAX), and, after a syscall,
+  // RCX/R11 = rip/RFLAGS as `syscall` leaves them. FS/GS bases are kept. FailedPreconditionError if
+  // the last exit was not a syscall or a user-mode exception.
+  Status ReturnToUser(uint64_t cr3, uint64_t rip, uint64_t rsp, std::optional<uint64_t> rax);
+  // The user's RSP and RFLAGS at the last syscall or exception exit.
+  StatusOr<std::pair<uint64_t, uint64_t>> UserStackAndFlags() const;
+  // Sets FS.base (as WRFSBASE would).
+  Status SetFsBase(uint64_t base);
+  // Makes KVM forget every translation it derived from the page-table
+  // frames (Vm::Reregister of their slot). REQUIRES: the vCPU is not running.
+  Status DropCachedTranslations();
   // Runs until the next exit or the deadline, and decodes the exit.
   StatusOr<VmExit> Run(std::optional<Deadline> deadline = std::nullopt);
   // Completes the syscall the guest is paused in with rax = `value`: the
@@ -62,17 +90,26 @@ class MicroVm {
   // What the last Run captured (for diagnostics).
   const RawExit& last_raw_exit() const { return last_; }
 
+  // The VM's window (empty if MicroVmMemory::window_bytes was 0).
+  MutableByteSpan window() const { return window_ ? window_->span() : MutableByteSpan{}; }
   Vm& vm() { return *vm_; }
   Vcpu& vcpu() { return *vcpu_; }
 
  private:
-  MicroVm(SharedMemory system, std::unique_ptr<Vm> vm, std::unique_ptr<Vcpu> vcpu)
-      : system_(std::move(system)), vm_(std::move(vm)), vcpu_(std::move(vcpu)) {}
+  MicroVm(SharedMemory system, std::optional<SharedMemory> window, std::unique_ptr<Vm> vm,
+          std::unique_ptr<Vcpu> vcpu, Vm::SlotId page_table_slot)
+      : page_table_slot_(page_table_slot),
+        system_(std::move(system)),
+        window_(std::move(window)),
+        vm_(std::move(vm)),
+        vcpu_(std::move(vcpu)) {}
   StatusOr<RawExit> Capture(RunOutcome outcome) const;
 
   // Declaration order is destruction order reversed: the vCPU goes first,
   // the system region (borrowed by a KVM slot) last.
+  Vm::SlotId page_table_slot_;
   SharedMemory system_;
+  std::optional<SharedMemory> window_;
   std::unique_ptr<Vm> vm_;
   std::unique_ptr<Vcpu> vcpu_;
   RawExit last_;

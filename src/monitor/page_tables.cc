@@ -1,5 +1,6 @@
 #include "monitor/page_tables.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -54,7 +55,7 @@ Status CheckPage(uint64_t linaddr, uint64_t gpa) {
 // entry on the way is AlreadyExistsError when `stop_at_links`.
 StatusOr<uint64_t> DescendToPt(FrameArena& arena, uint64_t table, TableLevel level,
                                uint64_t linaddr, std::vector<uint64_t>* owned, bool user,
-                               bool stop_at_links) {
+                               bool stop_at_links, FramePool pool = kSharedPool) {
   while (level != TableLevel::kPt) {
     unsigned i = Index(linaddr, level);
     uint64_t e = arena.ReadEntry(table, i);
@@ -66,7 +67,7 @@ StatusOr<uint64_t> DescendToPt(FrameArena& arena, uint64_t table, TableLevel lev
       table = e & pte::kAddressMask;
     } else {
       if (owned == nullptr) return NotFoundError(fmt::format("{:#x} is not mapped", linaddr));
-      CONFIDE_ASSIGN_OR_RETURN(uint64_t fresh, arena.Allocate());
+      CONFIDE_ASSIGN_OR_RETURN(uint64_t fresh, arena.Allocate(pool));
       owned->push_back(fresh);
       arena.WriteEntry(table, i, IntermediateEntry(fresh, user));
       table = fresh;
@@ -77,9 +78,10 @@ StatusOr<uint64_t> DescendToPt(FrameArena& arena, uint64_t table, TableLevel lev
 }
 
 Status MapLeaf(FrameArena& arena, uint64_t table, TableLevel level, uint64_t linaddr, uint64_t gpa,
-               PageFlags flags, std::vector<uint64_t>* owned, bool stop_at_links) {
-  CONFIDE_ASSIGN_OR_RETURN(
-      uint64_t pt, DescendToPt(arena, table, level, linaddr, owned, /*user=*/true, stop_at_links));
+               PageFlags flags, std::vector<uint64_t>* owned, bool stop_at_links,
+               FramePool pool = kSharedPool) {
+  CONFIDE_ASSIGN_OR_RETURN(uint64_t pt, DescendToPt(arena, table, level, linaddr, owned,
+                                                    /*user=*/true, stop_at_links, pool));
   unsigned i = Index(linaddr, TableLevel::kPt);
   if (arena.ReadEntry(pt, i) & pte::kPresent) {
     return AlreadyExistsError(fmt::format("{:#x} is mapped already", linaddr));
@@ -143,11 +145,12 @@ StatusOr<std::unique_ptr<FrameArena>> FrameArena::Create(MutableByteSpan memory,
 FrameArena::FrameArena(MutableByteSpan memory, uint64_t gpa_base)
     : memory_(memory), gpa_base_(gpa_base) {}
 
-StatusOr<uint64_t> FrameArena::Allocate() {
+StatusOr<uint64_t> FrameArena::Allocate(FramePool pool) {
   uint64_t frame;
-  if (!free_.empty()) {
-    frame = free_.back();
-    free_.pop_back();
+  Pool& p = pools_[pool];
+  if (!p.clean.empty()) {
+    frame = p.clean.back();
+    p.clean.pop_back();
   } else if (next_fresh_ < frame_count()) {
     frame = next_fresh_++;
   } else {
@@ -158,9 +161,20 @@ StatusOr<uint64_t> FrameArena::Allocate() {
   return gpa_base_ + frame * kFrame;
 }
 
-void FrameArena::Free(uint64_t gpa) {
-  free_.push_back((gpa - gpa_base_) / kFrame);
+void FrameArena::Free(uint64_t gpa, FramePool pool) {
+  pools_[pool].quarantined.push_back((gpa - gpa_base_) / kFrame);
   --in_use_;
+}
+
+void FrameArena::Recycle(FramePool pool) {
+  Pool& p = pools_[pool];
+  p.clean.insert(p.clean.end(), p.quarantined.begin(), p.quarantined.end());
+  p.quarantined.clear();
+}
+
+size_t FrameArena::quarantined(FramePool pool) const {
+  auto it = pools_.find(pool);
+  return it == pools_.end() ? 0 : it->second.quarantined.size();
 }
 
 bool FrameArena::Contains(uint64_t gpa) const {
@@ -218,11 +232,19 @@ Status Subtree::Map(uint64_t linaddr, uint64_t gpa, PageFlags flags) {
     return OutOfRangeError(
         fmt::format("{:#x} outside subtree [{:#x}, +{:#x})", linaddr, base_, size()));
   }
-  if (access_ == SubtreeAccess::kUserReadOnly) {
-    flags.user = true;
-    flags.writable = false;
-  } else {
-    flags.user = false;
+  switch (access_) {
+    case SubtreeAccess::kUserReadOnly:
+      flags.user = true;
+      flags.writable = false;
+      break;
+    case SubtreeAccess::kUserData:
+      flags.user = true;
+      flags.writable = true;
+      flags.executable = false;
+      break;
+    case SubtreeAccess::kSupervisor:
+      flags.user = false;
+      break;
   }
   return MapLeaf(*arena_, table_, level_, linaddr, gpa, flags, &owned_, /*stop_at_links=*/true);
 }
@@ -234,29 +256,35 @@ Status Subtree::Unmap(uint64_t linaddr) {
 
 // ---- AddressSpace ---------------------------------------------------------------
 
-StatusOr<AddressSpace> AddressSpace::Create(FrameArena& arena) {
-  CONFIDE_ASSIGN_OR_RETURN(uint64_t root, arena.Allocate());
-  return AddressSpace(&arena, root);
+StatusOr<AddressSpace> AddressSpace::Create(FrameArena& arena, FramePool pool) {
+  CONFIDE_ASSIGN_OR_RETURN(uint64_t root, arena.Allocate(pool));
+  return AddressSpace(&arena, pool, root);
 }
 
-AddressSpace::AddressSpace(FrameArena* arena, uint64_t root)
-    : arena_(arena), root_(root), owned_{root} {}
+AddressSpace::AddressSpace(FrameArena* arena, FramePool pool, uint64_t root)
+    : arena_(arena), pool_(pool), root_(root), owned_{root} {}
 
 AddressSpace::AddressSpace(AddressSpace&& other) noexcept
-    : arena_(other.arena_), root_(other.root_), owned_(std::move(other.owned_)) {
+    : arena_(other.arena_),
+      pool_(other.pool_),
+      root_(other.root_),
+      owned_(std::move(other.owned_)),
+      linked_(std::move(other.linked_)) {
   other.arena_ = nullptr;
   other.owned_.clear();
+  other.linked_.clear();
 }
 
 AddressSpace::~AddressSpace() {
   if (arena_ == nullptr) return;
-  for (uint64_t f : owned_) arena_->Free(f);
+  for (Subtree* s : linked_) --s->links_;
+  for (uint64_t f : owned_) arena_->Free(f, pool_);
 }
 
 Status AddressSpace::Map(uint64_t linaddr, uint64_t gpa, PageFlags flags) {
   CONFIDE_RETURN_IF_ERROR(CheckPage(linaddr, gpa));
   return MapLeaf(*arena_, root_, TableLevel::kPml4, linaddr, gpa, flags, &owned_,
-                 /*stop_at_links=*/true);
+                 /*stop_at_links=*/true, pool_);
 }
 
 Status AddressSpace::Unmap(uint64_t linaddr) {
@@ -278,7 +306,7 @@ Status AddressSpace::Link(Subtree& subtree) {
       }
       table = e & pte::kAddressMask;
     } else {
-      CONFIDE_ASSIGN_OR_RETURN(uint64_t fresh, arena_->Allocate());
+      CONFIDE_ASSIGN_OR_RETURN(uint64_t fresh, arena_->Allocate(pool_));
       owned_.push_back(fresh);
       arena_->WriteEntry(table, i, IntermediateEntry(fresh, /*user=*/true));
       table = fresh;
@@ -289,9 +317,10 @@ Status AddressSpace::Link(Subtree& subtree) {
     return AlreadyExistsError(
         fmt::format("something is mapped in [{:#x}, +{:#x})", subtree.base(), subtree.size()));
   }
-  bool user = subtree.access() == SubtreeAccess::kUserReadOnly;
+  bool user = subtree.access() != SubtreeAccess::kSupervisor;
   arena_->WriteEntry(table, i, IntermediateEntry(subtree.table_gpa(), user) | kLinkBit);
   ++subtree.links_;
+  linked_.push_back(&subtree);
   return OkStatus();
 }
 
@@ -310,6 +339,7 @@ Status AddressSpace::Unlink(Subtree& subtree) {
   }
   arena_->WriteEntry(table, i, 0);
   --subtree.links_;
+  linked_.erase(std::find(linked_.begin(), linked_.end(), &subtree));
   return OkStatus();
 }
 

@@ -36,8 +36,8 @@
 //
 // Ownership: FrameArena borrows its memory (which must outlive it).
 // AddressSpace and Subtree borrow the arena (which must outlive them) and
-// free the frames they allocated when destroyed. REQUIRES: a Subtree is
-// unlinked from every AddressSpace before it is destroyed.
+// free the frames they allocated when destroyed; a destroyed AddressSpace
+// drops its links. REQUIRES: a Subtree outlives every AddressSpace linking it.
 //
 // Thread-safety: none. The caller serializes all use of one arena (and of
 // the address spaces and subtrees in it), and edits tables only while no
@@ -46,6 +46,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -94,6 +95,16 @@ struct WalkResult {
   bool executable = false;
 };
 
+// Frames are handed out per pool. A freed frame is quarantined in its pool
+// until Recycle: KVM caches what it derived from a page table (shadow page
+// tables, TLB entries) and cannot see the monitor's host-side writes, so a
+// frame may be reused only after every VM that may have walked it has
+// dropped those caches (Vm::Reregister of the page-table slot). Giving each
+// VM its own pool keeps that a local decision; the shared subtrees
+// (monitor, window, plugins) live in kSharedPool.
+using FramePool = uint32_t;
+inline constexpr FramePool kSharedPool = 0;
+
 class FrameArena {
  public:
   // `memory` (borrowed, 4 KiB aligned, a nonzero multiple of 4 KiB) is what
@@ -102,10 +113,20 @@ class FrameArena {
   FrameArena(const FrameArena&) = delete;
   FrameArena& operator=(const FrameArena&) = delete;
 
-  // A zeroed frame's guest-physical address; ResourceExhaustedError if full.
-  StatusOr<uint64_t> Allocate();
-  // REQUIRES: `gpa` came from Allocate and is no longer referenced.
-  void Free(uint64_t gpa);
+  // A zeroed frame's guest-physical address: one recycled in `pool`, else a
+  // never-used one; ResourceExhaustedError if there is neither.
+  StatusOr<uint64_t> Allocate(FramePool pool = kSharedPool);
+  // Quarantines the frame in `pool`. REQUIRES: `gpa` came from Allocate(pool)
+  // and no table references it.
+  void Free(uint64_t gpa, FramePool pool = kSharedPool);
+  // Makes `pool`'s quarantined frames allocatable again. REQUIRES: no VM
+  // holds cached translations derived from them.
+  void Recycle(FramePool pool);
+  size_t quarantined(FramePool pool) const;
+  // A pool id not handed out before.
+  FramePool NewPool() { return next_pool_++; }
+  // Never-used frames left.
+  uint64_t fresh_frames() const { return frame_count() - next_fresh_; }
 
   bool Contains(uint64_t gpa) const;
   // Entry `index` (0..511) of the table at `table_gpa`.
@@ -124,13 +145,19 @@ class FrameArena {
   MutableByteSpan memory_;
   uint64_t gpa_base_;
   uint64_t next_fresh_ = 0;  // frames below this were handed out at least once
-  std::vector<uint64_t> free_;
+  struct Pool {
+    std::vector<uint64_t> clean;        // allocatable
+    std::vector<uint64_t> quarantined;  // freed, awaiting Recycle
+  };
+  std::map<FramePool, Pool> pools_;
+  FramePool next_pool_ = kSharedPool + 1;
   uint64_t in_use_ = 0;
   uint64_t entry_writes_ = 0;
 };
 
 enum class SubtreeAccess : uint8_t {
   kUserReadOnly,  // plugin pages: U=1, never W
+  kUserData,      // the untrusted I/O window: U=1, W=1, never X
   kSupervisor,    // monitor pages: U=0 (enclave code cannot touch them)
 };
 
@@ -174,7 +201,8 @@ class Subtree {
 
 class AddressSpace {
  public:
-  static StatusOr<AddressSpace> Create(FrameArena& arena);
+  // Frames come from `pool` (FrameArena above).
+  static StatusOr<AddressSpace> Create(FrameArena& arena, FramePool pool = kSharedPool);
   AddressSpace(AddressSpace&& other) noexcept;
   AddressSpace& operator=(AddressSpace&&) = delete;
   AddressSpace(const AddressSpace&) = delete;
@@ -202,10 +230,12 @@ class AddressSpace {
   StatusOr<WalkResult> Walk(uint64_t linaddr) const;
 
  private:
-  AddressSpace(FrameArena* arena, uint64_t root);
+  AddressSpace(FrameArena* arena, FramePool pool, uint64_t root);
   FrameArena* arena_;
+  FramePool pool_;
   uint64_t root_;
-  std::vector<uint64_t> owned_;  // frames this space allocated (not subtrees')
+  std::vector<uint64_t> owned_;   // frames this space allocated (not subtrees')
+  std::vector<Subtree*> linked_;  // subtrees linked here (their link counts drop with us)
 };
 
 // True iff bits 63:47 of `linaddr` are all equal.

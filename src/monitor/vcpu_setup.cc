@@ -78,6 +78,8 @@ kvm_sregs UserModeSregs(const kvm_sregs& current, uint64_t cr3) {
   s.efer = kEfer;
   s.cs = UserSegment(kUserCs, /*code=*/true);
   s.ss = s.ds = s.es = s.fs = s.gs = UserSegment(kUserDs, /*code=*/false);
+  s.fs.base = current.fs.base;  // FS/GS bases are the enclave's (TCS.OFSBASE/OGSBASE)
+  s.gs.base = current.gs.base;
   s.tr = {};
   s.tr.base = kSystemLinear + kTssOffset;
   s.tr.limit = kTssLimit;

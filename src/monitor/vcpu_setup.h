@@ -58,7 +58,7 @@ StatusOr<Subtree> BuildMonitorSubtree(FrameArena& arena);
 Status ConfigureVcpu(const Kvm& kvm, Vcpu& vcpu);
 
 // The special registers for CPL3 long mode under page tables `cr3`; other
-// fields (APIC base, interrupt bitmap) are kept from `current`.
+// fields (APIC base, interrupt bitmap, FS/GS bases) are kept from `current`.
 kvm_sregs UserModeSregs(const kvm_sregs& current, uint64_t cr3);
 
 // Starts (or restarts) the vCPU at CPL3: sregs as above, rip/rsp as given,

@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "asm.h"
 #include "machine/epc.h"
 #include "machine/secs.h"
 #include "monitor/exit.h"
@@ -25,47 +26,7 @@ using namespace std::chrono_literals;
 using machine::secinfo::kR;
 using machine::secinfo::kW;
 using machine::secinfo::kX;
-
-// A tiny x86-64 assembler: each method emits one instruction.
-class Asm {
- public:
-  Asm& MovEdiImm(uint32_t v) { return Op({0xbf}).Imm32(v); }        // mov edi, imm32
-  Asm& ImulEdiEdiImm8(uint8_t v) { return Op({0x6b, 0xff, v}); }    // imul edi, edi, imm8
-  Asm& MovEaxImm(uint32_t v) { return Op({0xb8}).Imm32(v); }        // mov eax, imm32
-  Asm& MovRbxImm(uint64_t v) { return Op({0x48, 0xbb}).Imm64(v); }  // mov rbx, imm64
-  Asm& MovRaxImm(uint64_t v) { return Op({0x48, 0xb8}).Imm64(v); }  // mov rax, imm64
-  Asm& MovEdiEax() { return Op({0x89, 0xc7}); }                     // mov edi, eax
-  Asm& MovRdiRax() { return Op({0x48, 0x89, 0xc7}); }               // mov rdi, rax
-  Asm& LoadRaxFromRbx() { return Op({0x48, 0x8b, 0x03}); }          // mov rax, [rbx]
-  Asm& LoadRdiFromRbx() { return Op({0x48, 0x8b, 0x3b}); }          // mov rdi, [rbx]
-  Asm& StoreRaxToRbx() { return Op({0x48, 0x89, 0x03}); }           // mov [rbx], rax
-  Asm& JmpRbx() { return Op({0xff, 0xe3}); }                        // jmp rbx
-  Asm& Syscall() { return Op({0x0f, 0x05}); }                       // syscall
-  Asm& Hlt() { return Op({0xf4}); }                                 // hlt
-  Asm& Cli() { return Op({0xfa}); }                                 // cli
-  Asm& MovRaxCr0() { return Op({0x0f, 0x20, 0xc0}); }               // mov rax, cr0
-  Asm& InAl60() { return Op({0xe4, 0x60}); }                        // in al, 0x60
-  Asm& Ud2() { return Op({0x0f, 0x0b}); }                           // ud2
-  Asm& JmpSelf() { return Op({0xeb, 0xfe}); }                       // jmp $
-  // exit(status in edi)
-  Asm& Exit() { return MovEaxImm(kSysExit).Syscall(); }
-  const std::vector<uint8_t>& bytes() const { return bytes_; }
-
- private:
-  Asm& Op(std::initializer_list<uint8_t> b) {
-    bytes_.insert(bytes_.end(), b);
-    return *this;
-  }
-  Asm& Imm32(uint32_t v) {
-    for (int i = 0; i < 4; ++i) bytes_.push_back(static_cast<uint8_t>(v >> (8 * i)));
-    return *this;
-  }
-  Asm& Imm64(uint64_t v) {
-    for (int i = 0; i < 8; ++i) bytes_.push_back(static_cast<uint8_t>(v >> (8 * i)));
-    return *this;
-  }
-  std::vector<uint8_t> bytes_;
-};
+using testing::Asm;
 
 // Guest linear layout of these tests (all in EPC pages):
 constexpr uint64_t kCode = 0x40'0000;      // EPC page 1, R+X; programs at 0x100 steps

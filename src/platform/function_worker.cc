@@ -1,0 +1,317 @@
+#include "platform/function_worker.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "image/enclave_abi.h"
+#include "image/layout.h"
+#include "image/sgxs.h"
+#include "image/signer.h"
+#include "machine/secs.h"
+
+namespace confide::platform {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using machine::PageType;
+using machine::SecInfo;
+
+constexpr machine::CoreId kCore = 0;
+constexpr uint64_t kPage = 4096;
+
+image::SgxsPage MakePage(uint64_t offset, PageType type, uint64_t perms) {
+  image::SgxsPage p;
+  p.offset = offset;
+  p.secinfo = SecInfo::Make(type, perms);
+  p.measured_chunks = image::kAllChunks;
+  return p;
+}
+
+// A function or data plugin's pages: the header page, then the bytes.
+image::SgxsImage BlobImage(uint64_t magic, uint64_t kind, const std::string& name, ByteSpan bytes,
+                           PageType type) {
+  image::SgxsImage img;
+  image::SgxsPage header = MakePage(0, type, machine::secinfo::kR);
+  confide_blob_header h{};
+  h.magic = magic;
+  h.length = bytes.size();
+  h.kind = kind;
+  std::memcpy(h.name, name.data(), std::min(name.size(), sizeof h.name - 1));
+  std::memcpy(header.data.data(), &h, sizeof h);
+  img.pages.push_back(header);
+  for (uint64_t off = 0; off < bytes.size(); off += kPage) {
+    image::SgxsPage p = MakePage(CONFIDE_BLOB_DATA + off, type, machine::secinfo::kR);
+    std::memcpy(p.data.data(), bytes.data() + off, std::min<uint64_t>(kPage, bytes.size() - off));
+    img.pages.push_back(p);
+  }
+  img.size = std::bit_ceil(std::max<uint64_t>(img.pages.size() * kPage, 2 * kPage));
+  return img;
+}
+
+}  // namespace
+
+const char* RealStartName(RealStart s) {
+  return s == RealStart::kPieCold ? "pie-cold" : "sgx1-cold";
+}
+
+StatusOr<RealStart> ParseRealStart(std::string_view name) {
+  if (name == "pie-cold") return RealStart::kPieCold;
+  if (name == "sgx1-cold") return RealStart::kSgx1Cold;
+  return InvalidArgumentError(fmt::format(
+      "unknown start policy \"{}\" for real runs (choose pie-cold or sgx1-cold)", name));
+}
+
+bool Invocation::ok() const {
+  return end == monitor::RunEnd::kEexit && status == CONFIDE_STATUS_OK;
+}
+
+std::string Invocation::Failure() const {
+  const std::string text(output.begin(), output.end());
+  switch (end) {
+    case monitor::RunEnd::kEexit:
+      switch (status) {
+        case CONFIDE_STATUS_OK:
+          return "";
+        case CONFIDE_STATUS_FUNCTION_ERROR:
+          return "function error: " + text;
+        case CONFIDE_STATUS_BAD_REQUEST:
+          return "the runtime refused the request (bad window)";
+        case CONFIDE_STATUS_NO_MEMORY:
+          return "out of memory: " + (text.empty() ? "heap or window too small" : text);
+        default:
+          return fmt::format("unknown status {} from the enclave", status);
+      }
+    case monitor::RunEnd::kExit:
+      return fmt::format("the enclave called exit({})", status);
+    case monitor::RunEnd::kTimeout:
+      return "timed out: " + reason;
+    case monitor::RunEnd::kCrash:
+      return "crashed: " + reason;
+  }
+  return reason;
+}
+
+FunctionWorker::~FunctionWorker() {
+  if (!machine_) return;
+  for (const Function& f : functions_) (void)Unload(f.plugin.loaded, {});
+  if (runtime_.loaded.secs != 0 || !runtime_.loaded.pages.empty()) {
+    (void)Unload(runtime_.loaded, {});
+  }
+}
+
+StatusOr<std::unique_ptr<FunctionWorker>> FunctionWorker::Create(
+    ByteSpan runtime_elf, const FunctionWorkerConfig& config) {
+  std::unique_ptr<FunctionWorker> w(new FunctionWorker(config));
+  machine::MachineConfig mc;
+  mc.epc_pages = config.epc_pages;
+  mc.cores = 1;
+  CONFIDE_ASSIGN_OR_RETURN(w->machine_, machine::Machine::Create(mc));
+  monitor::MonitorConfig moc;
+  moc.kvm_path = config.kvm_path;
+  moc.window_bytes = config.window_bytes;
+  moc.vm_pool = config.vm_pool;
+  CONFIDE_ASSIGN_OR_RETURN(w->monitor_, monitor::Monitor::Create(*w->machine_, moc));
+  CONFIDE_ASSIGN_OR_RETURN(auto key, crypto::Rsa3072PrivateKey::Generate());
+  w->key_.emplace(std::move(key));
+
+  image::Manifest plugin;
+  plugin.kind = image::EnclaveKind::kPlugin;
+  image::LayoutInfo info;
+  CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage img, image::LayoutFromElf(runtime_elf, plugin, &info));
+  if (info.elf_base != CONFIDE_ENCLAVE_BASE + CONFIDE_RUNTIME_SLOT ||
+      info.elf_end > CONFIDE_RUNTIME_SLOT_SIZE) {
+    return InvalidArgumentError(fmt::format(
+        "runtime ELF spans [{:#x}, +{:#x}): it must be linked at {:#x} and fit {:#x} bytes",
+        info.elf_base, info.elf_end, CONFIDE_ENCLAVE_BASE, CONFIDE_RUNTIME_SLOT_SIZE));
+  }
+  w->runtime_elf_.assign(runtime_elf.begin(), runtime_elf.end());
+  w->runtime_entry_offset_ = info.entry_offset;
+  CONFIDE_ASSIGN_OR_RETURN(w->runtime_, w->LoadPlugin(std::move(img), CONFIDE_ENCLAVE_BASE));
+  return w;
+}
+
+StatusOr<image::LoadedEnclave> FunctionWorker::LoadSigned(const image::SgxsImage& img,
+                                                          uint64_t base) {
+  image::SigningParams params;
+  params.enclave_hash = image::MeasureSgxs(img);
+  params.attributes = {machine::attr::kMode64Bit, 0x3};  // 64-bit; XFRM x87 | SSE
+  CONFIDE_ASSIGN_OR_RETURN(machine::Sigstruct sig, image::SignEnclave(*key_, params));
+  image::LoadOptions options;
+  options.base = base;
+  return image::LoadEnclave(*machine_, kCore, img, sig, options);
+}
+
+StatusOr<FunctionWorker::Plugin> FunctionWorker::LoadPlugin(image::SgxsImage img, uint64_t base) {
+  Plugin p;
+  p.mrenclave = image::MeasureSgxs(img);
+  CONFIDE_ASSIGN_OR_RETURN(p.loaded, LoadSigned(img, base));
+  p.image = std::move(img);
+  return p;
+}
+
+StatusOr<FunctionId> FunctionWorker::AddLuaFunction(std::string name, std::string_view source) {
+  if (source.empty()) return InvalidArgumentError(fmt::format("function {}: empty source", name));
+  if (source.size() > CONFIDE_FUNCTION_SLOT_SIZE / 2) {
+    return InvalidArgumentError(
+        fmt::format("function {}: {} bytes of source is more than the {} allowed", name,
+                    source.size(), CONFIDE_FUNCTION_SLOT_SIZE / 2));
+  }
+  ByteSpan bytes(reinterpret_cast<const uint8_t*>(source.data()), source.size());
+  image::SgxsImage img =
+      BlobImage(CONFIDE_FUNCTION_MAGIC, CONFIDE_FUNCTION_LUA_SOURCE, name, bytes, PageType::kSreg);
+  Function f;
+  f.name = std::move(name);
+  CONFIDE_ASSIGN_OR_RETURN(
+      f.plugin, LoadPlugin(std::move(img), CONFIDE_ENCLAVE_BASE + CONFIDE_FUNCTION_SLOT));
+  functions_.push_back(std::move(f));
+  return static_cast<FunctionId>(functions_.size() - 1);
+}
+
+image::Manifest FunctionWorker::HostManifest(const Function& f) const {
+  image::Manifest m;
+  m.heap_size = config_.heap_bytes;
+  m.stack_size = config_.stack_bytes;
+  m.threads = 1;
+  m.plugins = {{"runtime", runtime_.mrenclave}, {"function", f.plugin.mrenclave}};
+  return m;
+}
+
+StatusOr<image::SgxsImage> FunctionWorker::MonolithicImage(const Function& f) const {
+  image::Manifest host = HostManifest(f);
+  host.plugins.clear();
+  CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage priv, image::LayoutPieHost(host, CONFIDE_PRIVATE_OFFSET,
+                                                                       runtime_entry_offset_));
+  // The runtime's pages with their ELF rights (writable data stays
+  // writable: nothing is shared), then the function, then the host part.
+  image::Manifest elf_only;
+  elf_only.heap_size = 0;
+  image::LayoutInfo info;
+  CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage runtime,
+                           image::LayoutFromElf(runtime_elf_, elf_only, &info));
+  image::SgxsImage img;
+  img.size = priv.size;
+  img.ssa_frame_size = priv.ssa_frame_size;
+  // LayoutFromElf appends a TCS, SSA, stack and thread info after the ELF:
+  // only the ELF's own pages are wanted here.
+  for (const image::SgxsPage& p : runtime.pages) {
+    if (p.offset < info.elf_end) img.pages.push_back(p);
+  }
+  for (image::SgxsPage p : f.plugin.image.pages) {
+    p.offset += CONFIDE_FUNCTION_SLOT;
+    p.secinfo = SecInfo::Make(PageType::kReg, machine::secinfo::kR);
+    img.pages.push_back(p);
+  }
+  img.pages.insert(img.pages.end(), priv.pages.begin(), priv.pages.end());
+  return img;
+}
+
+Status FunctionWorker::Unload(const image::LoadedEnclave& e,
+                              const std::vector<machine::EpcPage>& unmap) {
+  if (!unmap.empty() && !e.tcs.empty()) {
+    CONFIDE_RETURN_IF_ERROR(machine_->Eenter(kCore, e.tcs[0]));
+    for (machine::EpcPage p : unmap) {
+      if (Status s = machine_->Eunmap(kCore, p); !s.ok()) {
+        (void)machine_->Eexit(kCore);
+        return s;
+      }
+    }
+    CONFIDE_RETURN_IF_ERROR(machine_->Eexit(kCore));
+  }
+  // Every resident page, not only the image's: copy-on-write copies (EAUG)
+  // belong to the enclave too.
+  CONFIDE_ASSIGN_OR_RETURN(machine::EnclaveMap map, machine_->MapOf(e.secs));
+  for (const auto& [linaddr, page] : map.pages) {
+    CONFIDE_RETURN_IF_ERROR(machine_->Eremove(kCore, page));
+  }
+  return machine_->Eremove(kCore, e.secs);
+}
+
+StatusOr<Invocation> FunctionWorker::Invoke(FunctionId id, RealStart start, ByteSpan input) {
+  if (id >= functions_.size()) return NotFoundError(fmt::format("no function {}", id));
+  const Function& f = functions_[id];
+  Invocation inv;
+  const machine::CounterSnapshot before = machine_->Counters();
+
+  // Create.
+  auto t0 = Clock::now();
+  image::LoadedEnclave enclave;
+  std::vector<machine::EpcPage> mapped;
+  if (start == RealStart::kPieCold) {
+    CONFIDE_ASSIGN_OR_RETURN(
+        image::SgxsImage host,
+        image::LayoutPieHost(HostManifest(f), CONFIDE_PRIVATE_OFFSET, runtime_entry_offset_));
+    CONFIDE_ASSIGN_OR_RETURN(enclave, LoadSigned(host, CONFIDE_ENCLAVE_BASE));
+    // The host maps its plugins, checking each MRENCLAVE against its
+    // manifest in the same instruction (PIE §IV-C).
+    CONFIDE_RETURN_IF_ERROR(machine_->Eenter(kCore, enclave.tcs[0]));
+    for (const Plugin* p : {static_cast<const Plugin*>(&runtime_), &f.plugin}) {
+      if (Status s = machine_->Emap(kCore, p->loaded.secs, p->mrenclave); !s.ok()) {
+        (void)machine_->Eexit(kCore);
+        (void)Unload(enclave, mapped);
+        return tl::unexpected(s.error());
+      }
+      mapped.push_back(p->loaded.secs);
+    }
+    CONFIDE_RETURN_IF_ERROR(machine_->Eexit(kCore));
+  } else {
+    CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage whole, MonolithicImage(f));
+    CONFIDE_ASSIGN_OR_RETURN(enclave, LoadSigned(whole, CONFIDE_ENCLAVE_BASE));
+  }
+  auto t1 = Clock::now();
+
+  // Run: request in the window, EENTER .. EEXIT, reply out of the window.
+  Status ran = [&]() -> Status {
+    CONFIDE_ASSIGN_OR_RETURN(auto vm, monitor_->Attach(enclave.secs));
+    MutableByteSpan w = vm->window();
+    if (input.size() > w.size() / 2 - CONFIDE_WINDOW_DATA) {
+      return InvalidArgumentError(
+          fmt::format("input of {} bytes does not fit the {}-byte window", input.size(), w.size()));
+    }
+    confide_window header{};
+    header.magic = CONFIDE_WINDOW_MAGIC;
+    header.capacity = w.size();
+    header.op = CONFIDE_OP_RUN;
+    header.input_offset = CONFIDE_WINDOW_DATA;
+    header.input_len = input.size();
+    std::memcpy(w.data(), &header, sizeof header);
+    std::memcpy(w.data() + CONFIDE_WINDOW_DATA, input.data(), input.size());
+    monitor::RunOptions options;
+    options.time_limit = config_.time_limit;
+    CONFIDE_ASSIGN_OR_RETURN(monitor::EnclaveRun run, vm->Enter(kCore, enclave.tcs[0], options));
+    inv.end = run.end;
+    inv.status = run.status;
+    inv.log = std::move(run.log);
+    inv.reason = std::move(run.reason);
+    inv.monitor = vm->stats();
+    if (run.end == monitor::RunEnd::kEexit) {
+      confide_window reply;
+      std::memcpy(&reply, w.data(), sizeof reply);
+      // The reply is the enclave's word: bound it by the window.
+      if (reply.output_offset > w.size() || reply.output_len > w.size() - reply.output_offset) {
+        return DataLossError(
+            fmt::format("the enclave's reply [{:#x}, +{:#x}) is outside the window",
+                        reply.output_offset, reply.output_len));
+      }
+      inv.output.assign(w.begin() + reply.output_offset,
+                        w.begin() + reply.output_offset + reply.output_len);
+    }
+    return OkStatus();
+  }();
+  auto t2 = Clock::now();
+
+  // Teardown, whatever happened.
+  Status removed = Unload(enclave, mapped);
+  auto t3 = Clock::now();
+  CONFIDE_RETURN_IF_ERROR(ran);
+  CONFIDE_RETURN_IF_ERROR(removed);
+  inv.times.create = t1 - t0;
+  inv.times.run = t2 - t1;
+  inv.times.teardown = t3 - t2;
+  inv.counters = machine_->Counters().Since(before);
+  return inv;
+}
+
+}  // namespace confide::platform

@@ -1,0 +1,133 @@
+// function_worker.h — real functions, run by the monitor on the machine: a
+// worker that holds the Lua runtime as a PIE plugin, each function's code as
+// a plugin, and starts an enclave per invocation the way a start policy says.
+//
+//   pie-cold:  ECREATE a small host (heap, TCS, SSA, stack, thread info),
+//              EINIT, EMAP runtime + function plugins, EENTER ... EEXIT,
+//              EUNMAP, EREMOVE. The plugins stay: measured once, shared.
+//   sgx1-cold: ECREATE one enclave holding runtime, function and the host
+//              part, EADD + EEXTEND every page, EINIT, EENTER ... EEXIT,
+//              EREMOVE everything.
+//
+// Both put every byte at the same linear address (image/enclave_abi.h), so
+// the same runtime code runs unchanged in both; only the start differs.
+//
+// Input goes in, output comes out through the VM's window (untrusted memory):
+// the runtime copies the input into the enclave before the function sees it.
+//
+// Thread-safety: one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "crypto/rsa.h"
+#include "image/loader.h"
+#include "image/manifest.h"
+#include "machine/counters.h"
+#include "machine/machine.h"
+#include "monitor/enclave_vm.h"
+#include "monitor/monitor.h"
+
+namespace confide::platform {
+
+enum class RealStart : uint8_t { kSgx1Cold, kPieCold };
+const char* RealStartName(RealStart s);
+// "sgx1-cold" or "pie-cold"; InvalidArgumentError naming the choices else.
+StatusOr<RealStart> ParseRealStart(std::string_view name);
+
+struct FunctionWorkerConfig {
+  uint32_t epc_pages = 32768;  // 128 MiB
+  uint64_t heap_bytes = uint64_t{8} << 20;
+  uint64_t stack_bytes = uint64_t{256} << 10;
+  std::chrono::milliseconds time_limit{10000};
+  size_t vm_pool = 1;
+  uint64_t window_bytes = uint64_t{64} << 20;
+  std::string kvm_path = "/dev/kvm";
+};
+
+// Where the time of one invocation went.
+struct InvocationTimes {
+  std::chrono::nanoseconds create{0};    // ECREATE .. EINIT (and EMAP for pie-cold)
+  std::chrono::nanoseconds run{0};       // EENTER .. EEXIT on the vCPU
+  std::chrono::nanoseconds teardown{0};  // EUNMAP, EREMOVE
+  std::chrono::nanoseconds total() const { return create + run + teardown; }
+};
+
+struct Invocation {
+  monitor::RunEnd end = monitor::RunEnd::kEexit;
+  uint64_t status = 0;  // CONFIDE_STATUS_* after EEXIT
+  Bytes output;         // the reply (the error message when status != OK)
+  std::string log;      // what the function printed
+  std::string reason;   // crash or timeout details
+  InvocationTimes times;
+  machine::CounterSnapshot counters;  // the model's instructions of this invocation
+  monitor::MonitorStats monitor;      // exits, reflected syscalls, copy-on-write pages
+  bool ok() const;                    // EEXIT with CONFIDE_STATUS_OK
+  // One line for a user: "function error: <message>", "crashed: ...", ...
+  std::string Failure() const;
+};
+
+using FunctionId = uint32_t;
+
+class FunctionWorker {
+ public:
+  // `runtime_elf` is the runtime (e.g. the Lua runtime) linked at
+  // CONFIDE_ENCLAVE_BASE; it becomes a plugin now. UnavailableError without
+  // KVM; InvalidArgumentError for a runtime ELF that does not fit the slot.
+  static StatusOr<std::unique_ptr<FunctionWorker>> Create(ByteSpan runtime_elf,
+                                                          const FunctionWorkerConfig& config);
+  ~FunctionWorker();
+  FunctionWorker(const FunctionWorker&) = delete;
+  FunctionWorker& operator=(const FunctionWorker&) = delete;
+
+  // A Lua function (source text that returns a function) as a plugin.
+  // InvalidArgumentError if it is empty or larger than the function slot.
+  StatusOr<FunctionId> AddLuaFunction(std::string name, std::string_view source);
+
+  // One invocation. Errors are the worker's own failures (KVM, the model);
+  // what the function does (errors, crashes, timeouts) is in the Invocation.
+  StatusOr<Invocation> Invoke(FunctionId function, RealStart start, ByteSpan input);
+
+  machine::Machine& machine() { return *machine_; }
+  monitor::Monitor& monitor() { return *monitor_; }
+  const crypto::Sha256Digest& runtime_mrenclave() const { return runtime_.mrenclave; }
+  crypto::Sha256Digest function_mrenclave(FunctionId f) const {
+    return functions_.at(f).plugin.mrenclave;
+  }
+
+ private:
+  struct Plugin {
+    image::SgxsImage image;
+    image::LoadedEnclave loaded;
+    crypto::Sha256Digest mrenclave{};
+  };
+  struct Function {
+    std::string name;
+    Plugin plugin;
+  };
+  FunctionWorker(const FunctionWorkerConfig& config) : config_(config) {}
+  StatusOr<Plugin> LoadPlugin(image::SgxsImage image, uint64_t base);
+  StatusOr<image::LoadedEnclave> LoadSigned(const image::SgxsImage& image, uint64_t base);
+  image::Manifest HostManifest(const Function& f) const;
+  // The whole enclave of sgx1-cold: runtime, function and host part.
+  StatusOr<image::SgxsImage> MonolithicImage(const Function& f) const;
+  Status Unload(const image::LoadedEnclave& e, const std::vector<machine::EpcPage>& unmap);
+
+  FunctionWorkerConfig config_;
+  std::unique_ptr<machine::Machine> machine_;
+  std::unique_ptr<monitor::Monitor> monitor_;
+  std::optional<crypto::Rsa3072PrivateKey> key_;
+  Bytes runtime_elf_;
+  uint64_t runtime_entry_offset_ = 0;
+  Plugin runtime_;
+  std::vector<Function> functions_;
+};
+
+}  // namespace confide::platform

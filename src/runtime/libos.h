@@ -1,0 +1,44 @@
+// libos.h — the enclave's library OS: the Linux syscalls that musl and the
+// function make, served inside the enclave (the monitor reflects them to
+// confide_syscall_handler, syscall_entry.S) instead of by a kernel the enclave
+// does not trust.
+//
+// Served: brk, mmap, munmap, mremap, madvise (anonymous private memory from
+// the heap: heap.h); write and writev to fds 1 and 2 (copied into the
+// window's log scratch area, then CONFIDE_OCALL_LOG); clock_gettime,
+// gettimeofday, time (CONFIDE_OCALL_CLOCK: the host's time, untrusted);
+// getrandom (RDRAND); getpid, gettid, set_tid_address (one process, one
+// thread: 1). Everything else, e.g. open or socket, fails with -ENOSYS: an
+// enclave has no files or network of its own. exit and exit_group never get
+// here: the monitor stops the enclave.
+//
+// Thread-safety: none; one thread runs in the enclave at a time.
+#ifndef CONFIDE_RUNTIME_LIBOS_H_
+#define CONFIDE_RUNTIME_LIBOS_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+// Once, at the first entry: the heap region.
+void confide_libos_init(void* heap, size_t heap_size);
+
+// At every entry, before any syscall: registers confide_syscall_handler with
+// the monitor (registration lasts until EEXIT).
+void confide_libos_register(void);
+
+// arch_prctl(ARCH_SET_FS, tp), served by the monitor: EENTER reloads FS.base
+// from the TCS, so musl's thread pointer is set again at every later entry.
+void confide_libos_set_fs(uint64_t tp);
+
+// The validated capacity of this invocation's window (window.h), which places
+// the log scratch area; 0 before validation and after the reply, when writes
+// to stdout and stderr fail with -EIO.
+void confide_libos_set_window(uint64_t capacity);
+
+// The dispatcher, called by syscall_entry.S: the syscall's result or -errno.
+long confide_libos_syscall(long nr, const long args[6]);
+
+// syscall_entry.S
+void confide_syscall_handler(void);
+
+#endif  // CONFIDE_RUNTIME_LIBOS_H_

@@ -1,0 +1,158 @@
+// runtime.c — what happens at every EENTER, after entry.S has switched to the
+// enclave's stack: the library OS is armed, musl is started on the first entry
+// only, and one request from the window is served and answered with EEXIT.
+//
+// musl is a static libc that expects to be started by Linux's execve: it
+// reads argc, argv, envp and the auxiliary vector from the initial stack
+// (System V x86-64 psABI §3.4.1, "Initial Stack and Register State") and
+// sets up TLS with arch_prctl(ARCH_SET_FS). Here there is no execve, so the
+// runtime builds that vector itself and calls __libc_start_main, whose
+// "main" serves the first request and never returns; later entries serve
+// directly. The vector is static, not on the stack: musl keeps pointers into
+// it (environ, the auxv for getauxval, AT_RANDOM for malloc's secret), and
+// every entry reuses the stack.
+//
+// The runtime may be a PIE plugin mapped copy-on-write into many hosts: its
+// statics start as the plugin's pristine copy in every host, and the first
+// write to them (g_started below) makes a private copy for that host.
+#define _GNU_SOURCE
+#include <assert.h>
+#include <elf.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image/enclave_abi.h"
+#include "runtime/asm_abi.h"
+#include "runtime/enclu.h"
+#include "runtime/function.h"
+#include "runtime/libos.h"
+#include "runtime/rdrand.h"
+#include "runtime/window.h"
+
+static_assert(offsetof(struct confide_thread_info, magic) == TI_MAGIC, "asm_abi.h");
+static_assert(offsetof(struct confide_thread_info, self_offset) == TI_SELF_OFFSET, "asm_abi.h");
+static_assert(offsetof(struct confide_thread_info, tcs_offset) == TI_TCS_OFFSET, "asm_abi.h");
+static_assert(offsetof(struct confide_thread_info, stack_offset) == TI_STACK_OFFSET, "asm_abi.h");
+static_assert(offsetof(struct confide_thread_info, stack_size) == TI_STACK_SIZE, "asm_abi.h");
+static_assert(THREAD_INFO_MAGIC == CONFIDE_THREAD_INFO_MAGIC, "asm_abi.h");
+static_assert(ENCLU_EEXIT == CONFIDE_ENCLU_EEXIT, "asm_abi.h");
+
+// musl's entry to its startup (src/env/__libc_start_main.c); no header has it.
+int __libc_start_main(int (*main)(int, char**, char**), int argc, char** argv, void (*init)(void),
+                      void (*fini)(void), void (*ldso)(void));
+// The ELF header of this executable, mapped with the first PT_LOAD (ld defines it).
+extern const Elf64_Ehdr __ehdr_start;
+
+__attribute__((noreturn)) void confide_runtime_main(uintptr_t base,
+                                                    const struct confide_thread_info* info,
+                                                    uint64_t cssa);
+
+static int g_started;              // musl is initialized in this enclave
+static uint64_t g_thread_pointer;  // musl's FS.base, set again at every entry
+
+static char g_argv0[] = "enclave";
+static unsigned char g_at_random[16];
+// argv[0], NULL, envp: NULL, then the auxv pairs up to AT_NULL.
+static size_t g_initial_stack[3 + 2 * 6];
+
+// Copies the request's input into the heap, runs the function, places its
+// reply in the window. Returns the EEXIT status.
+static int serve_request(void) {
+  volatile struct confide_window* w = (volatile struct confide_window*)CONFIDE_WINDOW_BASE;
+  // One read of each field: the checks below judge this copy only.
+  struct confide_window hdr = {.magic = w->magic,
+                               .capacity = w->capacity,
+                               .op = w->op,
+                               .input_offset = w->input_offset,
+                               .input_len = w->input_len};
+  if (hdr.magic == CONFIDE_WINDOW_MAGIC) {  // a window: no stale reply in it
+    w->output_offset = 0;
+    w->output_len = 0;
+  }
+  struct confide_request req;
+  if (confide_window_check(&hdr, &req) != CONFIDE_STATUS_OK) return CONFIDE_STATUS_BAD_REQUEST;
+  confide_libos_set_window(req.capacity);
+
+  uint8_t* in = malloc(req.input_len > 0 ? req.input_len : 1);
+  if (in == NULL) return CONFIDE_STATUS_NO_MEMORY;
+  memcpy(in, (const void*)(CONFIDE_WINDOW_BASE + req.input_offset), req.input_len);
+  uint8_t* out = NULL;
+  size_t out_len = 0;
+  int status = confide_function(in, req.input_len, &out, &out_len);
+  free(in);
+  if (status < CONFIDE_STATUS_OK || status > CONFIDE_STATUS_NO_MEMORY) {
+    status = CONFIDE_STATUS_FUNCTION_ERROR;
+  }
+  if (out == NULL) out_len = 0;
+  fflush(NULL);  // the function's stdout and stderr, while the scratch area is known
+
+  uint64_t offset;
+  if (confide_window_place_output(&req, out_len, &offset) == CONFIDE_STATUS_OK) {
+    memcpy((void*)(CONFIDE_WINDOW_BASE + offset), out, out_len);
+    w->output_offset = offset;
+    w->output_len = out_len;
+  } else {
+    status = CONFIDE_STATUS_NO_MEMORY;
+  }
+  free(out);
+  confide_libos_set_window(0);
+  return status;
+}
+
+static __attribute__((noreturn)) void serve(void) { confide_exit((uint64_t)serve_request()); }
+
+// musl's "main", on the first entry only.
+static int first_main(int argc, char** argv, char** envp) {
+  (void)argc, (void)argv, (void)envp;
+  // musl's thread pointer points at its thread descriptor, whose first word
+  // points to itself (x86-64 TLS ABI): that is the FS.base to restore.
+  __asm__ volatile("mov %%fs:0, %0" : "=r"(g_thread_pointer));
+  serve();
+}
+
+static __attribute__((noreturn)) void start_libc(void) {
+  if (confide_has_rdrand()) {
+    for (size_t i = 0; i < sizeof g_at_random; i += 8) {
+      uint64_t v = 0;
+      confide_rdrand64(&v);  // on failure the bytes stay zero: no better source
+      memcpy(g_at_random + i, &v, 8);
+    }
+  }
+  size_t* s = g_initial_stack;
+  size_t i = 0;
+  s[i++] = (size_t)g_argv0;  // argv
+  s[i++] = 0;
+  s[i++] = 0;  // envp
+  s[i++] = AT_PHDR, s[i++] = (size_t)&__ehdr_start + __ehdr_start.e_phoff;
+  s[i++] = AT_PHNUM, s[i++] = __ehdr_start.e_phnum;
+  s[i++] = AT_PHENT, s[i++] = __ehdr_start.e_phentsize;
+  s[i++] = AT_PAGESZ, s[i++] = 4096;
+  s[i++] = AT_RANDOM, s[i++] = (size_t)g_at_random;
+  s[i++] = AT_NULL, s[i++] = 0;
+  __libc_start_main(first_main, 1, (char**)s, NULL, NULL, NULL);
+  __builtin_trap();  // it calls exit(first_main(...)), and first_main does not return
+}
+
+void confide_runtime_main(uintptr_t base, const struct confide_thread_info* info, uint64_t cssa) {
+  confide_libos_register();
+  // CSSA > 0: an AEX left a context pending on this TCS and this entry would
+  // be its exception handler. The runtime has none; the thread stays unusable.
+  if (cssa != 0) confide_exit(CONFIDE_STATUS_BAD_REQUEST);
+  if (g_started) {
+    confide_libos_set_fs(g_thread_pointer);
+    serve();
+  }
+  g_started = 1;
+  // The thread-info page is measured; the check only guards against a
+  // layout that would hand out memory beyond ELRANGE.
+  size_t heap_size = info->heap_size;
+  if (info->heap_offset > info->enclave_size ||
+      heap_size > info->enclave_size - info->heap_offset) {
+    heap_size = 0;
+  }
+  confide_libos_init((void*)(base + info->heap_offset), heap_size);
+  start_libc();
+}

@@ -1,0 +1,322 @@
+// Enclaves built on the machine model, run for real by the monitor. Skips
+// loudly (GTEST_SKIP, never a silent pass) when /dev/kvm is unavailable.
+#include "monitor/enclave_vm.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "asm.h"
+#include "image/enclave_abi.h"
+#include "image/loader.h"
+#include "image/sgxs.h"
+#include "image/signer.h"
+#include "machine/secs.h"
+#include "monitor/guest_layout.h"
+#include "monitor/monitor.h"
+#include "tests/support/test_key.h"
+
+namespace confide::monitor {
+namespace {
+
+using namespace std::chrono_literals;
+using machine::PageType;
+using machine::SecInfo;
+using machine::secinfo::kR;
+using machine::secinfo::kW;
+using machine::secinfo::kX;
+using testing::Asm;
+using ::testing::HasSubstr;
+
+// Host enclaves: code page at +0 (R+X), data at +0x1000 (RW), stack at
+// +0x2000 (RW), TCS at +0x3000 (entry +0). A plugin: one R page of bytes at
+// kPluginBase, in the host's ELRANGE but 2 MiB away from its pages.
+constexpr uint64_t kHostBase = 0x4000'0000;
+constexpr uint64_t kHostSize = 0x40'0000;
+constexpr uint64_t kData = kHostBase + 0x1000;
+constexpr uint64_t kStackTop = kHostBase + 0x3000;
+constexpr uint64_t kPluginBase = kHostBase + 0x20'0000;
+
+image::SgxsPage Page(uint64_t offset, PageType type, uint64_t perms, ByteSpan bytes = {}) {
+  image::SgxsPage p;
+  p.offset = offset;
+  p.secinfo = SecInfo::Make(type, perms);
+  p.measured_chunks = image::kAllChunks;
+  std::memcpy(p.data.data(), bytes.data(), std::min(bytes.size(), p.data.size()));
+  return p;
+}
+
+class EnclaveVmTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    machine::MachineConfig config;
+    config.epc_pages = 256;
+    config.cores = 2;
+    machine_ = machine::Machine::Create(config).value();
+    MonitorConfig mc;
+    mc.window_bytes = 1 << 20;
+    auto monitor = Monitor::Create(*machine_, mc);
+    if (!monitor.ok() && monitor.error().code == ErrorCode::kUnavailable) {
+      GTEST_SKIP() << "no KVM: " << monitor.error().message;
+    }
+    ASSERT_TRUE(monitor.ok()) << monitor.error().ToString();
+    monitor_ = std::move(*monitor);
+  }
+
+  image::LoadedEnclave Load(const image::SgxsImage& img, uint64_t base) {
+    image::SigningParams params;
+    params.enclave_hash = image::MeasureSgxs(img);
+    params.attributes = {machine::attr::kMode64Bit, 0x3};  // 64-bit, XFRM x87|SSE
+    auto sig = image::SignEnclave(confide::testing::TestSigningKey(), params);
+    EXPECT_TRUE(sig.ok());
+    image::LoadOptions options;
+    options.base = base;
+    auto e = image::LoadEnclave(*machine_, 0, img, *sig, options);
+    EXPECT_TRUE(e.ok()) << e.error().ToString();
+    return *e;
+  }
+
+  // A host whose code page holds `program`.
+  image::LoadedEnclave LoadHost(const Asm& program) {
+    image::SgxsImage img;
+    img.size = kHostSize;
+    img.pages.push_back(Page(0, PageType::kReg, kR | kX, program.bytes()));
+    img.pages.push_back(Page(0x1000, PageType::kReg, kR | kW));
+    img.pages.push_back(Page(0x2000, PageType::kReg, kR | kW));
+    machine::Tcs tcs;
+    tcs.nssa = 2;
+    tcs.ossa = 0x4000;
+    img.pages.push_back(Page(0x3000, PageType::kTcs, 0, tcs.Serialize()));
+    img.pages.push_back(Page(0x4000, PageType::kReg, kR | kW));
+    img.pages.push_back(Page(0x5000, PageType::kReg, kR | kW));
+    return Load(img, kHostBase);
+  }
+
+  image::LoadedEnclave LoadPlugin(ByteSpan bytes) {
+    image::SgxsImage img;
+    img.size = 0x2000;
+    img.pages.push_back(Page(0, PageType::kSreg, kR, bytes));
+    return Load(img, kPluginBase);
+  }
+
+  EnclaveRun RunHost(const image::LoadedEnclave& host, RunOptions options = {}) {
+    auto vm = monitor_->Attach(host.secs);
+    EXPECT_TRUE(vm.ok()) << vm.error().ToString();
+    if (!options.time_limit) options.time_limit = 10s;
+    auto run = (*vm)->Enter(0, host.tcs[0], options);
+    EXPECT_TRUE(run.ok()) << run.error().ToString();
+    last_stats_ = (*vm)->stats();
+    if (run.ok()) return *run;
+    EnclaveRun failed;
+    failed.end = RunEnd::kCrash;
+    failed.reason = "Enter failed";
+    return failed;
+  }
+
+  std::unique_ptr<machine::Machine> machine_;
+  std::unique_ptr<Monitor> monitor_;
+  MonitorStats last_stats_;
+};
+
+TEST_F(EnclaveVmTest, EexitEndsTheRunWithRdi) {
+  auto host = LoadHost(Asm().MovEdiImm(42).Eexit());
+  EnclaveRun run = RunHost(host);
+  EXPECT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, 42u);
+  EXPECT_FALSE(machine_->CurrentEnclave(0).has_value());  // the model left the enclave too
+  EXPECT_EQ(last_stats_.enclu_emulated, 1u);
+}
+
+TEST_F(EnclaveVmTest, EntryRegistersFollowEenter) {
+  // RBX = the TCS's linear address (SDM EENTER); the enclave returns it.
+  auto host = LoadHost(Asm().MovRdiRbx().Eexit());
+  EnclaveRun run = RunHost(host);
+  ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, kHostBase + 0x3000);
+}
+
+TEST_F(EnclaveVmTest, LogOcallReadsTheWindow) {
+  uint64_t text = 0;
+  std::memcpy(&text, "hi!", 3);
+  auto host = LoadHost(Asm()
+                           .MovRbxImm(CONFIDE_WINDOW_BASE + 0x100)
+                           .MovRaxImm(text)
+                           .StoreRaxToRbx()
+                           .MovEaxImm(CONFIDE_OCALL_LOG)
+                           .MovEdiImm(1)
+                           .MovEsiImm(0x100)
+                           .MovEdxImm(3)
+                           .Syscall()
+                           .MovRdiRax()
+                           .Eexit());
+  EnclaveRun run = RunHost(host);
+  ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, 3u);
+  EXPECT_EQ(run.log, "hi!");
+}
+
+TEST_F(EnclaveVmTest, UnknownSyscallsGetEnosysWithoutAHandler) {
+  auto host = LoadHost(Asm().MovEaxImm(2 /* open */).Syscall().MovRdiRax().Eexit());
+  EnclaveRun run = RunHost(host);
+  ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, kEnosys);
+}
+
+TEST_F(EnclaveVmTest, RegisteredHandlerReceivesReflectedSyscalls) {
+  // Handler at +0x80: rax = 77 + rdi; ret $128. Main: register, call
+  // syscall 2 with rdi = 5, EEXIT with the result.
+  Asm main;
+  main.MovRspImm(kStackTop)
+      .MovEaxImm(CONFIDE_SYS_SET_HANDLER)
+      .MovRdiImm(kHostBase + 0x80)
+      .Syscall()
+      .MovEdiImm(5)
+      .MovEaxImm(2)
+      .Syscall()
+      .MovRdiRax()
+      .Eexit();
+  Asm program = main;
+  program.PadTo(0x80).MovRaxImm(77).AddRaxRdi().Ret(128);
+  auto host = LoadHost(program);
+  EnclaveRun run = RunHost(host);
+  ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, 82u);
+  EXPECT_EQ(last_stats_.syscalls_reflected, 1u);
+}
+
+TEST_F(EnclaveVmTest, HandlerOutsideElrangeIsRefused) {
+  auto host = LoadHost(
+      Asm().MovEaxImm(CONFIDE_SYS_SET_HANDLER).MovRdiImm(0x1000).Syscall().MovRdiRax().Eexit());
+  EnclaveRun run = RunHost(host);
+  ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, static_cast<uint64_t>(-22));
+}
+
+TEST_F(EnclaveVmTest, CrashIsReportedAndTheNextRunSucceeds) {
+  auto bad = LoadHost(Asm().MovRbxImm(0x10).LoadRaxFromRbx().Eexit());
+  EnclaveRun crash = RunHost(bad);
+  EXPECT_EQ(crash.end, RunEnd::kCrash);
+  EXPECT_THAT(crash.reason, HasSubstr("#PF"));
+  EXPECT_THAT(crash.reason, HasSubstr("0x10"));
+  EXPECT_FALSE(machine_->CurrentEnclave(0).has_value());  // left by AEX
+  ASSERT_TRUE(image::UnloadEnclave(*machine_, 0, bad).ok());
+
+  auto good = LoadHost(Asm().MovEdiImm(7).Eexit());
+  EnclaveRun run = RunHost(good);
+  EXPECT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, 7u);
+  EXPECT_EQ(monitor_->pool_size(), 1u);  // one VM served both
+}
+
+TEST_F(EnclaveVmTest, LoopIsStoppedAtTheTimeLimit) {
+  auto loop = LoadHost(Asm().JmpSelf());
+  RunOptions options;
+  options.time_limit = 50ms;
+  EnclaveRun run = RunHost(loop, options);
+  EXPECT_EQ(run.end, RunEnd::kTimeout);
+  EXPECT_THAT(run.reason, HasSubstr("time limit"));
+  ASSERT_TRUE(image::UnloadEnclave(*machine_, 0, loop).ok());
+  auto good = LoadHost(Asm().MovEdiImm(9).Eexit());
+  EXPECT_EQ(RunHost(good).status, 9u);
+}
+
+TEST_F(EnclaveVmTest, ExitSyscallEndsTheRun) {
+  auto host = LoadHost(Asm().MovEdiImm(3).Exit());
+  EnclaveRun run = RunHost(host);
+  EXPECT_EQ(run.end, RunEnd::kExit);
+  EXPECT_EQ(run.status, 3u);
+}
+
+TEST_F(EnclaveVmTest, OtherHostsAndTheMonitorAreUnreachable) {
+  // Another host keeps a secret in its data page, at the same linear address
+  // as the prober's own (every host has its own address space).
+  auto other = LoadHost(Asm().MovEdiImm(1).Eexit());
+  const uint64_t secret = 0x5ec2e75ec2e75ec2;
+  ASSERT_TRUE(machine_->Eenter(0, other.tcs[0]).ok());
+  std::array<uint8_t, 8> bytes;
+  std::memcpy(bytes.data(), &secret, 8);
+  ASSERT_TRUE(machine_->Write(0, kData, bytes).ok());
+  ASSERT_TRUE(machine_->Eexit(0).ok());
+
+  // The prober reads its own data page there: zero, not the secret.
+  auto own = LoadHost(Asm().MovRbxImm(kData).LoadRdiFromRbx().Eexit());
+  EnclaveRun run = RunHost(own);
+  ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, 0u);
+  // The other host's EPC page, at its guest-physical address used as a
+  // linear one, is not mapped.
+  const uint64_t other_data_gpa = EpcPageGpa(other.pages[1]);
+  auto by_gpa = LoadHost(Asm().MovRbxImm(other_data_gpa).LoadRdiFromRbx().Eexit());
+  run = RunHost(by_gpa);
+  EXPECT_EQ(run.end, RunEnd::kCrash);
+  EXPECT_THAT(run.reason, HasSubstr("#PF"));
+  // Nor are the monitor's pages (GDT, IDT, stubs): supervisor-only.
+  auto probe_monitor = LoadHost(Asm().MovRbxImm(kSystemLinear).LoadRdiFromRbx().Eexit());
+  run = RunHost(probe_monitor);
+  EXPECT_EQ(run.end, RunEnd::kCrash);
+  EXPECT_THAT(run.reason, HasSubstr("supervisor page"));
+}
+
+TEST_F(EnclaveVmTest, PluginWriteLandsInAPrivateCopy) {
+  std::array<uint8_t, 8> original = {1, 2, 3, 4, 5, 6, 7, 8};
+  auto plugin = LoadPlugin(original);
+  const auto plugin_mr = machine_->SecsOf(plugin.secs)->mr_enclave;
+  // The host reads the plugin, writes it, and returns what it reads back.
+  auto host = LoadHost(Asm()
+                           .MovRbxImm(kPluginBase)
+                           .LoadRaxFromRbx()
+                           .MovRaxImm(0x1122334455667788)
+                           .StoreRaxToRbx()
+                           .LoadRdiFromRbx()
+                           .Eexit());
+  ASSERT_TRUE(machine_->Eenter(0, host.tcs[0]).ok());
+  ASSERT_TRUE(machine_->Emap(0, plugin.secs, plugin_mr).ok());
+  ASSERT_TRUE(machine_->Eexit(0).ok());
+
+  EnclaveRun run = RunHost(host);
+  ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, 0x1122334455667788u);
+  EXPECT_EQ(last_stats_.cow_pages, 1u);
+  // The plugin's page and measurement are unchanged.
+  EXPECT_TRUE(
+      std::equal(original.begin(), original.end(), machine_->PageBytes(plugin.pages[0]).begin()));
+  EXPECT_EQ(machine_->SecsOf(plugin.secs)->mr_enclave, plugin_mr);
+}
+
+TEST_F(EnclaveVmTest, UnmappedPluginIsUnreachable) {
+  std::array<uint8_t, 8> bytes = {9};
+  auto plugin = LoadPlugin(bytes);
+  auto host = LoadHost(Asm().MovRbxImm(kPluginBase).LoadRdiFromRbx().Eexit());
+  EnclaveRun run = RunHost(host);  // never EMAPped
+  EXPECT_EQ(run.end, RunEnd::kCrash);
+  (void)plugin;
+}
+
+TEST(MonitorWithoutKvm, RefusesWithAClearMessage) {
+  machine::MachineConfig config;
+  config.epc_pages = 16;
+  config.cores = 1;
+  auto machine = machine::Machine::Create(config).value();
+  MonitorConfig mc;
+  mc.kvm_path = "/nonexistent/kvm";
+  auto monitor = Monitor::Create(*machine, mc);
+  ASSERT_FALSE(monitor.ok());
+  EXPECT_EQ(monitor.error().code, ErrorCode::kUnavailable);
+  EXPECT_THAT(monitor.error().message, HasSubstr("confide monitor needs /nonexistent/kvm"));
+}
+
+TEST(MonitorWithoutKvm, RefusesACostOnlyMachine) {
+  machine::MachineConfig config;
+  config.epc_pages = 16;
+  config.cores = 1;
+  config.page_contents = machine::PageContents::kCostOnly;
+  auto machine = machine::Machine::Create(config).value();
+  auto monitor = Monitor::Create(*machine, {});
+  ASSERT_FALSE(monitor.ok());
+  EXPECT_THAT(monitor.error().message, HasSubstr("cost-only"));
+}
+
+}  // namespace
+}  // namespace confide::monitor
