@@ -92,6 +92,8 @@ class MicroVm {
 
   // The VM's window (empty if MicroVmMemory::window_bytes was 0).
   MutableByteSpan window() const { return window_ ? window_->span() : MutableByteSpan{}; }
+  // Zeroes the window (SharedMemory::Discard).
+  Status ClearWindow() { return window_ ? window_->Discard() : OkStatus(); }
   Vm& vm() { return *vm_; }
   Vcpu& vcpu() { return *vcpu_; }
 

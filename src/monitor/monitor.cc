@@ -112,9 +112,9 @@ size_t Monitor::pool_size() const {
 }
 
 void Monitor::ReturnVm(PooledVm vm) {
-  // The window may hold the last tenant's reply: a pooled VM starts empty.
-  MutableByteSpan w = vm.vm->window();
-  std::fill(w.begin(), w.end(), uint8_t{0});
+  // The window may hold the last tenant's reply: a pooled VM starts empty,
+  // or is not pooled at all.
+  if (!vm.vm->ClearWindow().ok()) return;
   std::lock_guard lock(mu_);
   pool_.push_back(std::move(vm));
 }

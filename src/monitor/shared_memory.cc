@@ -1,5 +1,6 @@
 #include "monitor/shared_memory.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -29,6 +30,16 @@ StatusOr<SharedMemory> SharedMemory::Create(const std::string& name, uint64_t by
     return ResourceExhaustedError(fmt::format("mmap {} bytes: {}", bytes, std::strerror(err)));
   }
   return SharedMemory(fd, static_cast<uint8_t*>(p), bytes);
+}
+
+Status SharedMemory::Discard() {
+  // Punching a hole frees the pages; they read as zero afterwards, in every
+  // mapping (KVM's included), and untouched pages cost nothing.
+  if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(size_)) !=
+      0) {
+    return InternalError(fmt::format("discarding shared memory: {}", std::strerror(errno)));
+  }
+  return OkStatus();
 }
 
 SharedMemory::SharedMemory(SharedMemory&& other) noexcept

@@ -31,6 +31,9 @@ class SharedMemory {
   int fd() const { return fd_; }
   uint64_t size() const { return size_; }
   MutableByteSpan span() const { return {base_, size_}; }
+  // Zeroes the memory by giving its pages back to the kernel: the cost is in
+  // the pages that were touched, not in the size.
+  Status Discard();
 
  private:
   SharedMemory(int fd, uint8_t* base, uint64_t size) : fd_(fd), base_(base), size_(size) {}

@@ -133,22 +133,26 @@ StatusOr<std::unique_ptr<FunctionWorker>> FunctionWorker::Create(
   return w;
 }
 
-StatusOr<image::LoadedEnclave> FunctionWorker::LoadSigned(const image::SgxsImage& img,
-                                                          uint64_t base) {
+StatusOr<FunctionWorker::Prepared> FunctionWorker::Prepare(image::SgxsImage img) {
   image::SigningParams params;
   params.enclave_hash = image::MeasureSgxs(img);
   params.attributes = {machine::attr::kMode64Bit, 0x3};  // 64-bit; XFRM x87 | SSE
   CONFIDE_ASSIGN_OR_RETURN(machine::Sigstruct sig, image::SignEnclave(*key_, params));
+  return Prepared{std::move(img), sig};
+}
+
+StatusOr<image::LoadedEnclave> FunctionWorker::LoadPrepared(const Prepared& p, uint64_t base) {
   image::LoadOptions options;
   options.base = base;
-  return image::LoadEnclave(*machine_, kCore, img, sig, options);
+  return image::LoadEnclave(*machine_, kCore, p.image, p.sigstruct, options);
 }
 
 StatusOr<FunctionWorker::Plugin> FunctionWorker::LoadPlugin(image::SgxsImage img, uint64_t base) {
   Plugin p;
   p.mrenclave = image::MeasureSgxs(img);
-  CONFIDE_ASSIGN_OR_RETURN(p.loaded, LoadSigned(img, base));
-  p.image = std::move(img);
+  CONFIDE_ASSIGN_OR_RETURN(Prepared prepared, Prepare(std::move(img)));
+  CONFIDE_ASSIGN_OR_RETURN(p.loaded, LoadPrepared(prepared, base));
+  p.image = std::move(prepared.image);
   return p;
 }
 
@@ -229,9 +233,21 @@ Status FunctionWorker::Unload(const image::LoadedEnclave& e,
   return machine_->Eremove(kCore, e.secs);
 }
 
-StatusOr<Invocation> FunctionWorker::Invoke(FunctionId id, RealStart start, ByteSpan input) {
+StatusOr<Invocation> FunctionWorker::Invoke(FunctionId id, RealStart start, ByteSpan input,
+                                            const InvokeOptions& opts) {
   if (id >= functions_.size()) return NotFoundError(fmt::format("no function {}", id));
-  const Function& f = functions_[id];
+  Function& f = functions_[id];
+  // The images of this function's enclaves are laid out and signed once.
+  if (start == RealStart::kPieCold && !f.pie_host) {
+    CONFIDE_ASSIGN_OR_RETURN(
+        image::SgxsImage host,
+        image::LayoutPieHost(HostManifest(f), CONFIDE_PRIVATE_OFFSET, runtime_entry_offset_));
+    CONFIDE_ASSIGN_OR_RETURN(f.pie_host, Prepare(std::move(host)));
+  }
+  if (start == RealStart::kSgx1Cold && !f.monolithic) {
+    CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage whole, MonolithicImage(f));
+    CONFIDE_ASSIGN_OR_RETURN(f.monolithic, Prepare(std::move(whole)));
+  }
   Invocation inv;
   const machine::CounterSnapshot before = machine_->Counters();
 
@@ -240,15 +256,15 @@ StatusOr<Invocation> FunctionWorker::Invoke(FunctionId id, RealStart start, Byte
   image::LoadedEnclave enclave;
   std::vector<machine::EpcPage> mapped;
   if (start == RealStart::kPieCold) {
-    CONFIDE_ASSIGN_OR_RETURN(
-        image::SgxsImage host,
-        image::LayoutPieHost(HostManifest(f), CONFIDE_PRIVATE_OFFSET, runtime_entry_offset_));
-    CONFIDE_ASSIGN_OR_RETURN(enclave, LoadSigned(host, CONFIDE_ENCLAVE_BASE));
+    CONFIDE_ASSIGN_OR_RETURN(enclave, LoadPrepared(*f.pie_host, CONFIDE_ENCLAVE_BASE));
     // The host maps its plugins, checking each MRENCLAVE against its
     // manifest in the same instruction (PIE §IV-C).
     CONFIDE_RETURN_IF_ERROR(machine_->Eenter(kCore, enclave.tcs[0]));
-    for (const Plugin* p : {static_cast<const Plugin*>(&runtime_), &f.plugin}) {
-      if (Status s = machine_->Emap(kCore, p->loaded.secs, p->mrenclave); !s.ok()) {
+    const std::pair<const Plugin*, crypto::Sha256Digest> plugins[] = {
+        {&runtime_, runtime_.mrenclave},
+        {&f.plugin, opts.function_mrenclave.value_or(f.plugin.mrenclave)}};
+    for (const auto& [p, expected] : plugins) {
+      if (Status s = machine_->Emap(kCore, p->loaded.secs, expected); !s.ok()) {
         (void)machine_->Eexit(kCore);
         (void)Unload(enclave, mapped);
         return tl::unexpected(s.error());
@@ -257,8 +273,7 @@ StatusOr<Invocation> FunctionWorker::Invoke(FunctionId id, RealStart start, Byte
     }
     CONFIDE_RETURN_IF_ERROR(machine_->Eexit(kCore));
   } else {
-    CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage whole, MonolithicImage(f));
-    CONFIDE_ASSIGN_OR_RETURN(enclave, LoadSigned(whole, CONFIDE_ENCLAVE_BASE));
+    CONFIDE_ASSIGN_OR_RETURN(enclave, LoadPrepared(*f.monolithic, CONFIDE_ENCLAVE_BASE));
   }
   auto t1 = Clock::now();
 

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,6 +77,13 @@ struct Invocation {
 
 using FunctionId = uint32_t;
 
+struct InvokeOptions {
+  // The function's MRENCLAVE as the host's manifest names it (PIE's EMAP
+  // compares it in the instruction): by default the plugin's own; a tenant
+  // who pins another value gets SGX_INVALID_MEASUREMENT, never a run.
+  std::optional<crypto::Sha256Digest> function_mrenclave;
+};
+
 class FunctionWorker {
  public:
   // `runtime_elf` is the runtime (e.g. the Lua runtime) linked at
@@ -93,7 +101,8 @@ class FunctionWorker {
 
   // One invocation. Errors are the worker's own failures (KVM, the model);
   // what the function does (errors, crashes, timeouts) is in the Invocation.
-  StatusOr<Invocation> Invoke(FunctionId function, RealStart start, ByteSpan input);
+  StatusOr<Invocation> Invoke(FunctionId function, RealStart start, ByteSpan input,
+                              const InvokeOptions& options = {});
 
   machine::Machine& machine() { return *machine_; }
   monitor::Monitor& monitor() { return *monitor_; }
@@ -108,13 +117,21 @@ class FunctionWorker {
     image::LoadedEnclave loaded;
     crypto::Sha256Digest mrenclave{};
   };
+  // An enclave image ready to load: laid out, measured and signed once.
+  struct Prepared {
+    image::SgxsImage image;
+    machine::Sigstruct sigstruct;
+  };
   struct Function {
     std::string name;
     Plugin plugin;
+    std::optional<Prepared> pie_host;    // per invocation under pie-cold
+    std::optional<Prepared> monolithic;  // per invocation under sgx1-cold
   };
   FunctionWorker(const FunctionWorkerConfig& config) : config_(config) {}
   StatusOr<Plugin> LoadPlugin(image::SgxsImage image, uint64_t base);
-  StatusOr<image::LoadedEnclave> LoadSigned(const image::SgxsImage& image, uint64_t base);
+  StatusOr<Prepared> Prepare(image::SgxsImage image);
+  StatusOr<image::LoadedEnclave> LoadPrepared(const Prepared& p, uint64_t base);
   image::Manifest HostManifest(const Function& f) const;
   // The whole enclave of sgx1-cold: runtime, function and host part.
   StatusOr<image::SgxsImage> MonolithicImage(const Function& f) const;
