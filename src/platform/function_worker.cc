@@ -292,7 +292,7 @@ StatusOr<Invocation> FunctionWorker::Invoke(FunctionId id, RealStart start, Byte
     header.input_offset = CONFIDE_WINDOW_DATA;
     header.input_len = input.size();
     std::memcpy(w.data(), &header, sizeof header);
-    std::memcpy(w.data() + CONFIDE_WINDOW_DATA, input.data(), input.size());
+    if (!input.empty()) std::memcpy(w.data() + CONFIDE_WINDOW_DATA, input.data(), input.size());
     monitor::RunOptions options;
     options.time_limit = config_.time_limit;
     CONFIDE_ASSIGN_OR_RETURN(monitor::EnclaveRun run, vm->Enter(kCore, enclave.tcs[0], options));

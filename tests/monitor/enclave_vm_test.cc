@@ -44,7 +44,8 @@ image::SgxsPage Page(uint64_t offset, PageType type, uint64_t perms, ByteSpan by
   p.offset = offset;
   p.secinfo = SecInfo::Make(type, perms);
   p.measured_chunks = image::kAllChunks;
-  std::memcpy(p.data.data(), bytes.data(), std::min(bytes.size(), p.data.size()));
+  if (!bytes.empty())
+    std::memcpy(p.data.data(), bytes.data(), std::min(bytes.size(), p.data.size()));
   return p;
 }
 
