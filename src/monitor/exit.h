@@ -90,6 +90,7 @@ struct RawExit {
   // registers
   uint64_t rip = 0, rsp = 0, rax = 0, rcx = 0, rdi = 0, rsi = 0, rdx = 0, r10 = 0, r8 = 0, r9 = 0;
   uint64_t cr2 = 0;
+  uint64_t cr3 = 0;  // the page tables the guest ran under
   // The kExceptionFrameSlots words at RSP when the exit is an exception stub's.
   std::optional<std::array<uint64_t, 8>> frame;
 };

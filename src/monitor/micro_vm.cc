@@ -79,11 +79,47 @@ StatusOr<std::pair<uint64_t, uint64_t>> MicroVm::UserStackAndFlags() const {
   return FailedPreconditionError("the guest is not paused after a user syscall or exception");
 }
 
+bool MicroVm::ResumeThroughFrame(kvm_regs& regs, uint64_t rip, uint64_t rsp,
+                                 std::optional<uint64_t> rax) {
+  VmExit last = DecodeExit(last_);
+  const auto* sys = std::get_if<SyscallExit>(&last);
+  uint64_t flags = 0;
+  if (last_.frame && (last_.frame->at(4) & 3) == 3) {
+    // The stub's iretq returns to CPL3 from the frame on the kernel stack:
+    // rewriting the frame (host memory) redirects it, with no KVM_SET_SREGS
+    // (which costs a full shadow-MMU reset under PVM).
+    auto frame = *last_.frame;
+    if (rax) frame[0] = *rax;
+    frame[3] = rip;
+    flags = (frame[5] & ~uint64_t{0x10000}) | 0x2;  // RF cleared
+    frame[5] = flags;
+    frame[6] = rsp;
+    std::memcpy(system_.span().data() + (last_.rsp - kSystemLinear), frame.data(),
+                kExceptionFrameSlots * 8);
+  } else if (sys != nullptr && !sys->trapped) {
+    // The stub's sysretq returns to rcx with rflags = r11.
+    flags = (regs.r11 & ~uint64_t{0x10000}) | 0x2;
+    if (rax) regs.rax = *rax;
+    regs.rsp = rsp;
+  } else {
+    return false;
+  }
+  if (sys != nullptr) {
+    regs.rcx = rip;  // as `syscall` leaves them
+    regs.r11 = flags;
+  }
+  last_ = RawExit{};
+  return true;
+}
+
 Status MicroVm::ReturnToUser(uint64_t cr3, uint64_t rip, uint64_t rsp,
                              std::optional<uint64_t> rax) {
   CONFIDE_ASSIGN_OR_RETURN(auto stack_flags, UserStackAndFlags());
   kvm_regs regs;
   CONFIDE_RETURN_IF_ERROR(vcpu_->GetRegs(regs));
+  if (cr3 == last_.cr3 && ResumeThroughFrame(regs, rip, rsp, rax)) {
+    return vcpu_->SetRegs(regs);
+  }
   kvm_sregs sregs;
   CONFIDE_RETURN_IF_ERROR(vcpu_->GetSregs(sregs));
   CONFIDE_RETURN_IF_ERROR(vcpu_->SetSregs(UserModeSregs(sregs, cr3)));
@@ -123,6 +159,7 @@ StatusOr<RawExit> MicroVm::Capture(RunOutcome outcome) const {
   raw.rdi = regs.rdi, raw.rsi = regs.rsi, raw.rdx = regs.rdx;
   raw.r10 = regs.r10, raw.r8 = regs.r8, raw.r9 = regs.r9;
   raw.cr2 = sregs.cr2;
+  raw.cr3 = sregs.cr3;
   if (raw.timed_out) return raw;
   switch (run.exit_reason) {
     case KVM_EXIT_IO: {
@@ -170,16 +207,12 @@ Status MicroVm::SetSyscallResult(uint64_t value) {
   CONFIDE_RETURN_IF_ERROR(vcpu_->GetRegs(regs));
   regs.rax = value;
   if (sys->trapped) {
-    // Emulate sysretq (SDM Vol. 2B): back to CPL3 at rcx, with the user's
-    // stack and flags from the #PF stub's frame; drop the kernel frame.
-    const auto& frame = *last_.frame;
-    kvm_sregs sregs;
-    CONFIDE_RETURN_IF_ERROR(vcpu_->GetSregs(sregs));
-    CONFIDE_RETURN_IF_ERROR(vcpu_->SetSregs(UserModeSregs(sregs, sregs.cr3)));
-    regs.rip = sys->rip;
-    regs.rsp = frame[6];
-    regs.rflags = (frame[5] & ~uint64_t{0x10000}) | 0x2;  // RF cleared
-    regs.r11 = regs.rflags;
+    // Back to CPL3 at the instruction after `syscall`, through the #PF
+    // stub's iretq (its frame holds the user's stack and flags).
+    const uint64_t user_rsp = last_.frame->at(6);
+    if (!ResumeThroughFrame(regs, sys->rip, user_rsp, value)) {
+      return FailedPreconditionError("the trapped syscall's frame is gone");
+    }
   }
   CONFIDE_RETURN_IF_ERROR(vcpu_->SetRegs(regs));
   last_ = RawExit{};  // completed: a second call is a precondition error
