@@ -1,7 +1,14 @@
-// cmd_run.cc — `confide run`: one confidential function, run for real.
+// cmd_run.cc — `confide run` and `confide chain`: confidential functions,
+// run for real (KVM micro-VMs, platform/function_worker.h).
 //
 //   confide run --function f.lua [--runtime lua] --input FILE|- [--policy pie-cold|sgx1-cold]
 //               [--stats] [--heap BYTES] [--timeout MS]
+//   confide chain f1.lua f2.lua ... --mode insitu|transfer --input FILE|-
+//               [--stats] [--heap BYTES] [--timeout MS]
+//
+// A chain feeds each function's output to the next; both modes print the
+// same output (transfer: one enclave per function, sealed hand-off through
+// the worker; in-situ: one enclave that remaps the code and keeps the data).
 //
 // The function's output goes to stdout, byte for byte. A Lua error, a crash
 // or a timeout ends the command with exit status 1 and one line on stderr
@@ -13,11 +20,15 @@
 
 #include <iostream>
 #include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "image/enclave_abi.h"
 #include "platform/function_worker.h"
 #include "runtime/embedded.h"
 
@@ -25,9 +36,12 @@ namespace confide::cli {
 namespace {
 
 constexpr std::string_view kCmd = "run";
+constexpr std::string_view kChainCmd = "chain";
 
 struct RunCommandOptions {
   std::string function;
+  std::vector<std::string> chain;  // confide chain
+  std::string mode;
   std::string runtime = "lua";
   std::string input;
   std::string policy = "pie-cold";
@@ -58,38 +72,74 @@ void PrintStats(const platform::Invocation& inv, platform::FunctionWorker& worke
             << inv.counters.Breakdown(static_cast<double>(profile.frequency_hz));
 }
 
-void Run(const RunCommandOptions& o) {
+// A worker with the Lua runtime and `files` as its functions.
+std::unique_ptr<platform::FunctionWorker> StartWorker(std::string_view cmd,
+                                                      const RunCommandOptions& o,
+                                                      const std::vector<std::string>& files,
+                                                      std::vector<platform::FunctionId>* ids) {
   if (o.runtime != "lua") {
-    Fail(kCmd, fmt::format("unknown runtime \"{}\" (this version has: lua)", o.runtime), 2);
+    Fail(cmd, fmt::format("unknown runtime \"{}\" (this version has: lua)", o.runtime), 2);
   }
-  if (!o.function.ends_with(".lua")) {
-    Fail(kCmd,
-         fmt::format("{}: a function is a .lua file (Lua source returning a function)", o.function),
-         2);
+  std::vector<Bytes> sources;
+  for (const std::string& file : files) {
+    if (!file.ends_with(".lua")) {
+      Fail(cmd,
+           fmt::format("{}: a function is a .lua file (Lua source returning a function)", file), 2);
+    }
+    sources.push_back(ReadFileOrFail(cmd, file));
   }
-  const platform::RealStart start =
-      ValueOrFail(kCmd, "--policy", platform::ParseRealStart(o.policy));
-  const Bytes source = ReadFileOrFail(kCmd, o.function);
-  const Bytes input = ReadInput(o.input);
-
   platform::FunctionWorkerConfig config;
   config.heap_bytes = o.heap;
   config.time_limit = std::chrono::milliseconds(o.timeout_ms);
-  auto worker = ValueOrFail(kCmd, "starting the worker",
+  auto worker = ValueOrFail(cmd, "starting the worker",
                             platform::FunctionWorker::Create(runtime::lua_runtime_elf(), config));
-  const std::string name = o.function.substr(o.function.find_last_of('/') + 1);
-  const platform::FunctionId id = ValueOrFail(
-      kCmd, o.function,
-      worker->AddLuaFunction(
-          name, std::string_view(reinterpret_cast<const char*>(source.data()), source.size())));
-  const platform::Invocation inv =
-      ValueOrFail(kCmd, "invoking the function", worker->Invoke(id, start, input));
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string name = files[i].substr(files[i].find_last_of('/') + 1);
+    const Bytes& source = sources[i];
+    ids->push_back(ValueOrFail(
+        cmd, files[i],
+        worker->AddLuaFunction(
+            name, std::string_view(reinterpret_cast<const char*>(source.data()), source.size()))));
+  }
+  return worker;
+}
+
+// The end of both commands: the log to stderr, stats, then the output or
+// the failure.
+void Finish(std::string_view cmd, std::string_view what, const platform::Invocation& inv,
+            bool stats, platform::FunctionWorker& worker) {
   std::cerr << inv.log;
-  if (o.stats) PrintStats(inv, *worker);
-  if (!inv.ok()) Fail(kCmd, fmt::format("{}: {}", name, inv.Failure()), 1);
+  if (stats) PrintStats(inv, worker);
+  if (!inv.ok()) Fail(cmd, fmt::format("{}: {}", what, inv.Failure()), 1);
   std::cout.write(reinterpret_cast<const char*>(inv.output.data()),
                   static_cast<std::streamsize>(inv.output.size()));
   std::cout.flush();
+}
+
+void Run(const RunCommandOptions& o) {
+  const platform::RealStart start =
+      ValueOrFail(kCmd, "--policy", platform::ParseRealStart(o.policy));
+  std::vector<platform::FunctionId> ids;
+  auto worker = StartWorker(kCmd, o, {o.function}, &ids);
+  const Bytes input = ReadInput(o.input);
+  const platform::Invocation inv =
+      ValueOrFail(kCmd, "invoking the function", worker->Invoke(ids[0], start, input));
+  Finish(kCmd, o.function.substr(o.function.find_last_of('/') + 1), inv, o.stats, *worker);
+}
+
+void Chain(const RunCommandOptions& o) {
+  const platform::ChainMode mode =
+      ValueOrFail(kChainCmd, "--mode", platform::ParseChainMode(o.mode));
+  std::vector<platform::FunctionId> ids;
+  auto worker = StartWorker(kChainCmd, o, o.chain, &ids);
+  const Bytes input = ReadInput(o.input);
+  const platform::ChainRun run =
+      ValueOrFail(kChainCmd, "running the chain", worker->InvokeChain(ids, mode, input));
+  if (o.stats) {
+    std::cerr << fmt::format("chain ({}): {} enclaves, {} data bytes carried by the host\n",
+                             platform::ChainModeName(mode), run.enclaves, run.bytes_through_host);
+  }
+  Finish(kChainCmd, "chain", run.result, o.stats, *worker);
 }
 
 }  // namespace
@@ -107,6 +157,23 @@ void RegisterRunCommand(CLI::App& app) {
       ->default_str("8388608");
   cmd->add_option("--timeout", o->timeout_ms, "Time limit in milliseconds")->default_str("10000");
   cmd->callback([o] { Run(*o); });
+}
+
+void RegisterChainCommand(CLI::App& app) {
+  auto o = std::make_shared<RunCommandOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "chain", "Run functions in a chain, each one's output the next one's input (KVM)");
+  cmd->add_option("functions", o->chain, "The functions, in order: .lua files")
+      ->required()
+      ->expected(1, CONFIDE_MAX_PLUGINS - 1);
+  cmd->add_option("--mode", o->mode, "insitu (one enclave, PIE) or transfer (sealed hand-off)")
+      ->required();
+  cmd->add_option("--input", o->input, "Input file, or - for stdin")->required();
+  cmd->add_flag("--stats", o->stats, "Print real and virtual time on stderr");
+  cmd->add_option("--heap", o->heap, "Enclave heap in bytes (page multiple)")
+      ->default_str("8388608");
+  cmd->add_option("--timeout", o->timeout_ms, "Time limit in milliseconds")->default_str("10000");
+  cmd->callback([o] { Chain(*o); });
 }
 
 }  // namespace confide::cli

@@ -23,6 +23,8 @@ void RegisterDemoCommand(CLI::App& app);
 void RegisterBenchCommands(CLI::App& app);
 // confide run --function f.lua --input FILE|- [--policy P] [--stats]
 void RegisterRunCommand(CLI::App& app);
+// confide chain f1.lua f2.lua ... --mode insitu|transfer --input FILE|- [--stats]
+void RegisterChainCommand(CLI::App& app);
 
 // Parts of RegisterImageCommands: add `verify` and `inspect` to the `image`
 // subcommand.

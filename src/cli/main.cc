@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
     confide::cli::RegisterDemoCommand(app);
     confide::cli::RegisterBenchCommands(app);
     confide::cli::RegisterRunCommand(app);
+    confide::cli::RegisterChainCommand(app);
     app.parse(argc, argv);
   } catch (const CLI::Error& e) {
     return app.exit(e);

@@ -28,8 +28,16 @@
  * ENCLU inside an enclave (EEXIT, EREPORT, EGETKEY, EACCEPT, EACCEPTCOPY,
  * EMODPE, EMAP, EUNMAP) is the real instruction (0F 01 D7, leaf in EAX); no
  * CPU here runs it (#UD without SGX, #GP(0) where SGX is disabled), and the
- * monitor executes the leaf on the machine model and resumes after it. EEXIT: RBX = target (ignored), RDI =
- * the run status (CONFIDE_STATUS_*).
+ * monitor executes the leaf on the machine model and resumes after it with
+ * RAX = 0 or the SGX error code (base/status.h, the SDM's numbers):
+ *   * EEXIT: RBX = target (ignored), RDI = the run status (CONFIDE_STATUS_*).
+ *   * EMAP (PIE): RBX = the plugin's handle (its SECS, as the host names it:
+ *     untrusted), RCX = the linear address of the MRENCLAVE the enclave
+ *     expects (32 bytes of its own memory: the thread-info page's plugin
+ *     table). A plugin that is not what the enclave expects is not mapped.
+ *   * EUNMAP (PIE): RBX = the plugin's handle.
+ *   * EGETKEY: RBX = a KEYREQUEST (512 bytes, 512-aligned), RCX = where the
+ *     16-byte key goes (16-aligned); both in the enclave's memory.
  *
  * Syscalls (the `syscall` instruction, Linux numbers and registers):
  *   * CONFIDE_SYS_SET_HANDLER (rdi = handler): from then on until EEXIT, the
@@ -68,6 +76,7 @@
 #define CONFIDE_WINDOW_MAX_SIZE 0x0000000040000000ull /* 1 GiB */
 
 /* ---- thread-info page: at BASEADDR + TCS.OGSBASE, measured --------------- */
+#define CONFIDE_MAX_PLUGINS 64
 #define CONFIDE_THREAD_INFO_MAGIC 0x4f464e4944464e43ull /* "CNFDINFO" */
 struct confide_thread_info {
   uint64_t magic;
@@ -80,6 +89,11 @@ struct confide_thread_info {
   uint64_t thread_index;
   uint64_t thread_count;
   uint64_t enclave_size; /* SECS.SIZE */
+  /* The plugins this host may EMAP, from its manifest, in manifest order:
+   * the MRENCLAVE each EMAP compares against. Measured with the page, so the
+   * host's identity covers which code it can ever run. */
+  uint64_t plugin_count;
+  uint8_t plugin_mrenclave[CONFIDE_MAX_PLUGINS][32];
 };
 
 /* ---- window: untrusted memory shared with the host ------------------------- */
@@ -95,9 +109,32 @@ struct confide_window {
   /* set by the enclave: the reply (an error message if status != OK) */
   uint64_t output_offset;
   uint64_t output_len;
+  /* set by the host: chains (CONFIDE_OP_CHAIN) and sealed hand-off */
+  uint64_t flags;        /* CONFIDE_WINDOW_* */
+  uint64_t step_count;   /* CONFIDE_OP_CHAIN: entries of the step table */
+  uint64_t steps_offset; /* from the window base: struct confide_chain_step[] */
+  uint8_t key_id[32];    /* sealed hand-off: EGETKEY's KEYID, one per chain */
 };
 
-#define CONFIDE_OP_RUN 1 /* run the function on the input, reply with its output */
+/* One function of an in-situ chain: the host EMAPs `handle` (checking it
+ * against plugin_mrenclave[plugin_index] of its thread-info page), runs it on
+ * the previous step's output, which never leaves the enclave, and EUNMAPs it. */
+struct confide_chain_step {
+  uint64_t handle;
+  uint64_t plugin_index;
+};
+
+#define CONFIDE_OP_RUN 1   /* run the function on the input, reply with its output */
+#define CONFIDE_OP_CHAIN 2 /* run the steps in order in this enclave (in-situ chain) */
+
+/* flags: the input arrives, or the output leaves, sealed for the next enclave
+ * of a transfer chain: nonce (12 bytes) | ciphertext | tag (16 bytes),
+ * AES-256-GCM (libsodium) under a key derived from EGETKEY(SEAL, MRSIGNER,
+ * key_id): only enclaves of the same signer can open it. */
+#define CONFIDE_WINDOW_SEALED_INPUT 0x1ull
+#define CONFIDE_WINDOW_SEALED_OUTPUT 0x2ull
+#define CONFIDE_SEAL_NONCE_BYTES 12
+#define CONFIDE_SEAL_TAG_BYTES 16
 
 /* EEXIT status (RDI) */
 #define CONFIDE_STATUS_OK 0
@@ -126,9 +163,9 @@ struct confide_window {
 #define CONFIDE_DATA_MAGIC 0x41544144464e4943ull     /* "CINFDATA" */
 struct confide_blob_header {
   uint64_t magic;
-  uint64_t length;      /* bytes that follow the header page */
-  uint64_t kind;        /* function: CONFIDE_FUNCTION_LUA_SOURCE or _BYTECODE */
-  char name[64];        /* NUL-terminated */
+  uint64_t length; /* bytes that follow the header page */
+  uint64_t kind;   /* function: CONFIDE_FUNCTION_LUA_SOURCE or _BYTECODE */
+  char name[64];   /* NUL-terminated */
 };
 #define CONFIDE_FUNCTION_LUA_SOURCE 1
 #define CONFIDE_FUNCTION_LUA_BYTECODE 2

@@ -14,6 +14,8 @@
 namespace confide::image {
 namespace {
 
+static_assert(sizeof(confide_thread_info) <= 4096, "the thread info is one page");
+
 using machine::PageType;
 using machine::SecInfo;
 
@@ -89,6 +91,10 @@ void AppendHostRegions(const Manifest& manifest, SgxsImage& image, LayoutInfo& l
     ti.thread_index = t;
     ti.thread_count = manifest.threads;
     ti.enclave_size = size;
+    ti.plugin_count = std::min<uint64_t>(manifest.plugins.size(), CONFIDE_MAX_PLUGINS);
+    for (uint64_t i = 0; i < ti.plugin_count; ++i) {
+      std::memcpy(ti.plugin_mrenclave[i], manifest.plugins[i].mrenclave.data(), 32);
+    }
     for (SgxsPage& page : image.pages) {
       if (page.offset == thread.info_offset) std::memcpy(page.data.data(), &ti, sizeof ti);
     }

@@ -1,5 +1,7 @@
 #include "image/manifest.h"
 
+#include "image/enclave_abi.h"
+
 #include <algorithm>
 #include <set>
 #include <vector>
@@ -87,6 +89,11 @@ bool ValidPluginName(const std::string& s) {
 
 StatusOr<std::vector<PluginRef>> GetPlugins(const json& v) {
   if (!v.is_array()) return Bad("plugins", fmt::format("must be an array, got {}", v.type_name()));
+  if (v.size() > CONFIDE_MAX_PLUGINS) {
+    // The thread-info page holds the table the host's EMAPs check against.
+    return Bad("plugins", fmt::format("{} entries; a host may name at most {}", v.size(),
+                                      CONFIDE_MAX_PLUGINS));
+  }
   std::vector<PluginRef> out;
   for (size_t i = 0; i < v.size(); ++i) {
     const std::string where = fmt::format("plugins[{}]", i);

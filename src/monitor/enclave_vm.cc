@@ -23,6 +23,14 @@ constexpr uint64_t kEinval = static_cast<uint64_t>(-22);
 constexpr uint64_t kEfault = static_cast<uint64_t>(-14);
 constexpr uint64_t kRedZone = 128;  // System V AMD64 ABI §3.2.2
 constexpr std::array<uint8_t, 3> kEncluBytes = {0x0f, 0x01, 0xd7};
+// What a leaf leaves in RAX: 0, the SDM's error code, or (a fault the real
+// instruction would raise, e.g. a bad address) SGX_INVALID_PARAMETER-like
+// UINT64_MAX, which no SDM code uses.
+uint64_t LeafResult(const Status& s) {
+  if (s.ok()) return 0;
+  if (s.error().code == ErrorCode::kSgxError) return static_cast<uint64_t>(s.error().sgx);
+  return UINT64_MAX;
+}
 // Quarantined page-table frames a VM collects before it drops KVM's cached
 // translations to reuse them: one drop per ~50 small address spaces.
 constexpr size_t kRecycleFrames = 512;
@@ -269,11 +277,53 @@ StatusOr<std::optional<EnclaveRun>> EnclaveVm::OnEnclu(Session& s, uint64_t rip)
       run.status = raw.rdi;
       return run;
     }
+    case CONFIDE_ENCLU_EMAP:
+    case CONFIDE_ENCLU_EUNMAP: {
+      // PIE's leaves from inside the host: the instruction checks the
+      // plugin's MRENCLAVE (EMAP) against the enclave's own copy, so the
+      // handle in RBX may come from the untrusted host.
+      Status done;
+      if (raw.rbx > UINT32_MAX) {
+        done = InvalidArgumentError("plugin handle out of range");
+      } else if (leaf == CONFIDE_ENCLU_EMAP) {
+        std::array<uint8_t, 32> expected{};
+        done = m.Read(s.core, raw.rcx, expected);
+        crypto::Sha256Digest digest{};
+        std::copy(expected.begin(), expected.end(), digest.begin());
+        if (done.ok()) done = m.Emap(s.core, static_cast<machine::EpcPage>(raw.rbx), digest);
+      } else {
+        done = m.Eunmap(s.core, static_cast<machine::EpcPage>(raw.rbx));
+      }
+      if (done.ok()) CONFIDE_RETURN_IF_ERROR(Rebuild());  // the plugin's tables come or go
+      return ResumeAfterEnclu(rip, LeafResult(done));
+    }
+    case CONFIDE_ENCLU_EGETKEY: {
+      std::array<uint8_t, 512> request_bytes{};
+      Status done = m.Read(s.core, raw.rbx, request_bytes);
+      if (done.ok()) {
+        StatusOr<machine::KeyRequest> request = machine::KeyRequest::Parse(request_bytes);
+        if (!request.ok()) {
+          done = tl::unexpected(request.error());
+        } else if (StatusOr<crypto::Aes128Key> key = m.Egetkey(s.core, *request); !key.ok()) {
+          done = tl::unexpected(key.error());
+        } else {
+          done = m.Write(s.core, raw.rcx, *key);
+        }
+      }
+      return ResumeAfterEnclu(rip, LeafResult(done));
+    }
     default:
       return Abort(
           s, RunEnd::kCrash,
           fmt::format("ENCLU leaf {:#x} at rip {:#x} is not supported by the monitor", leaf, rip));
   }
+}
+
+StatusOr<std::optional<EnclaveRun>> EnclaveVm::ResumeAfterEnclu(uint64_t rip, uint64_t rax) {
+  CONFIDE_ASSIGN_OR_RETURN(auto stack_flags, vm_->UserStackAndFlags());
+  CONFIDE_RETURN_IF_ERROR(
+      vm_->ReturnToUser(space_->cr3(), rip + kEncluBytes.size(), stack_flags.first, rax));
+  return std::nullopt;
 }
 
 StatusOr<std::optional<EnclaveRun>> EnclaveVm::OnWriteFault(Session& s, uint64_t linaddr,

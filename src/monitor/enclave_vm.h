@@ -7,8 +7,9 @@
 //   vCPU:    run ── exit ── decide (exit.h) ── act ── run ── ... ── stop
 //
 // What each exit becomes (image/enclave_abi.h is the enclave's side):
-//   * #UD on ENCLU (0F 01 D7): the leaf runs on the model (EEXIT ends the
-//     run; other leaves resume after the instruction);
+//   * #UD or #GP on ENCLU (0F 01 D7): the leaf runs on the model (EEXIT
+//     ends the run; EMAP, EUNMAP and EGETKEY resume after the instruction
+//     with RAX = the result; others are a crash);
 //   * syscall: CONFIDE_SYS_SET_HANDLER and arch_prctl(ARCH_SET_FS) are served
 //     here, exit/exit_group end the run, ocalls go to the host (log, clock),
 //     every other syscall is reflected into the enclave's library OS (or
@@ -101,6 +102,8 @@ class EnclaveVm {
   StatusOr<std::optional<EnclaveRun>> Step(Session& s, const VmExit& exit);
   StatusOr<std::optional<EnclaveRun>> OnSyscall(Session& s, const SyscallExit& sys);
   StatusOr<std::optional<EnclaveRun>> OnEnclu(Session& s, uint64_t rip);
+  // Continues after the ENCLU at `rip` with RAX = `rax` (a leaf's result).
+  StatusOr<std::optional<EnclaveRun>> ResumeAfterEnclu(uint64_t rip, uint64_t rax);
   StatusOr<std::optional<EnclaveRun>> OnWriteFault(Session& s, uint64_t linaddr, uint64_t rip);
   uint64_t ServiceOcall(Session& s, uint64_t nr, const std::array<uint64_t, 6>& args);
   // Leaves the enclave by AEX and ends the run with `end`.

@@ -89,6 +89,7 @@ struct RawExit {
   uint64_t hw_reason = 0;
   // registers
   uint64_t rip = 0, rsp = 0, rax = 0, rcx = 0, rdi = 0, rsi = 0, rdx = 0, r10 = 0, r8 = 0, r9 = 0;
+  uint64_t rbx = 0;
   uint64_t cr2 = 0;
   uint64_t cr3 = 0;  // the page tables the guest ran under
   // The kExceptionFrameSlots words at RSP when the exit is an exception stub's.

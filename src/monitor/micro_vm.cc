@@ -157,7 +157,7 @@ StatusOr<RawExit> MicroVm::Capture(RunOutcome outcome) const {
   CONFIDE_RETURN_IF_ERROR(vcpu_->GetSregs(sregs));
   raw.rip = regs.rip, raw.rsp = regs.rsp, raw.rax = regs.rax, raw.rcx = regs.rcx;
   raw.rdi = regs.rdi, raw.rsi = regs.rsi, raw.rdx = regs.rdx;
-  raw.r10 = regs.r10, raw.r8 = regs.r8, raw.r9 = regs.r9;
+  raw.r10 = regs.r10, raw.r8 = regs.r8, raw.r9 = regs.r9, raw.rbx = regs.rbx;
   raw.cr2 = sregs.cr2;
   raw.cr3 = sregs.cr3;
   if (raw.timed_out) return raw;

@@ -11,6 +11,18 @@
 #include "monitor/vcpu_setup.h"
 
 namespace confide::monitor {
+
+MonitorStats& MonitorStats::operator+=(const MonitorStats& o) {
+  vm_exits += o.vm_exits;
+  syscalls_reflected += o.syscalls_reflected;
+  ocalls += o.ocalls;
+  enclu_emulated += o.enclu_emulated;
+  cow_pages += o.cow_pages;
+  address_spaces_built += o.address_spaces_built;
+  entry_writes += o.entry_writes;
+  recycles += o.recycles;
+  return *this;
+}
 namespace {
 
 constexpr uint64_t kChunk = uint64_t{2} << 20;  // one PT-level subtree covers 2 MiB

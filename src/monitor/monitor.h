@@ -65,6 +65,7 @@ struct MonitorStats {
   uint64_t address_spaces_built = 0;
   uint64_t entry_writes = 0;  // page-table entries written for this VM
   uint64_t recycles = 0;      // drops of KVM's cached translations to reuse frames
+  MonitorStats& operator+=(const MonitorStats& o);
 };
 
 class Monitor {

@@ -519,6 +519,13 @@ std::string_view ChainModeName(ChainMode mode) {
   return mode == ChainMode::kTransfer ? "transfer" : "in-situ";
 }
 
+StatusOr<ChainMode> ParseChainMode(std::string_view name) {
+  if (name == "insitu" || name == "in-situ") return ChainMode::kInSitu;
+  if (name == "transfer") return ChainMode::kTransfer;
+  return InvalidArgumentError(
+      fmt::format("unknown chain mode \"{}\" (choose insitu or transfer)", name));
+}
+
 void ApplyChainTransform(uint32_t position, uint64_t offset, MutableByteSpan data) {
   const uint32_t k = (position + 1) * 31;
   uint64_t r = offset % 251;

@@ -58,6 +58,8 @@ namespace confide::platform {
 
 enum class ChainMode : uint8_t { kTransfer, kInSitu };
 std::string_view ChainModeName(ChainMode mode);  // "transfer", "in-situ"
+// "transfer", "in-situ" or "insitu"; InvalidArgumentError naming the choices else.
+StatusOr<ChainMode> ParseChainMode(std::string_view name);
 
 // What travels between two enclaves of a transfer chain through untrusted
 // memory: AES-128-GCM under the chain key, with the hop's index bound in the

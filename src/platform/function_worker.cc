@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "crypto/random.h"
 #include "image/enclave_abi.h"
 #include "image/layout.h"
 #include "image/sgxs.h"
@@ -78,7 +79,7 @@ std::string Invocation::Failure() const {
         case CONFIDE_STATUS_FUNCTION_ERROR:
           return "function error: " + text;
         case CONFIDE_STATUS_BAD_REQUEST:
-          return "the runtime refused the request (bad window)";
+          return "the runtime refused the request: " + (text.empty() ? "bad window" : text);
         case CONFIDE_STATUS_NO_MEMORY:
           return "out of memory: " + (text.empty() ? "heap or window too small" : text);
         default:
@@ -96,9 +97,10 @@ std::string Invocation::Failure() const {
 
 FunctionWorker::~FunctionWorker() {
   if (!machine_) return;
-  for (const Function& f : functions_) (void)Unload(f.plugin.loaded, {});
+  for (const Function& f : functions_) (void)Unload(f.plugin.loaded);
+  for (const Plugin& d : data_) (void)Unload(d.loaded);
   if (runtime_.loaded.secs != 0 || !runtime_.loaded.pages.empty()) {
-    (void)Unload(runtime_.loaded, {});
+    (void)Unload(runtime_.loaded);
   }
 }
 
@@ -174,6 +176,19 @@ StatusOr<FunctionId> FunctionWorker::AddLuaFunction(std::string name, std::strin
   return static_cast<FunctionId>(functions_.size() - 1);
 }
 
+StatusOr<DataId> FunctionWorker::AddData(std::string name, ByteSpan bytes) {
+  if (bytes.size() > CONFIDE_DATA_SLOT_SIZE - CONFIDE_BLOB_DATA) {
+    return InvalidArgumentError(fmt::format("data {}: {} bytes is more than the {} the slot holds",
+                                            name, bytes.size(),
+                                            CONFIDE_DATA_SLOT_SIZE - CONFIDE_BLOB_DATA));
+  }
+  image::SgxsImage img = BlobImage(CONFIDE_DATA_MAGIC, 0, name, bytes, PageType::kSreg);
+  CONFIDE_ASSIGN_OR_RETURN(Plugin p,
+                           LoadPlugin(std::move(img), CONFIDE_ENCLAVE_BASE + CONFIDE_DATA_SLOT));
+  data_.push_back(std::move(p));
+  return static_cast<DataId>(data_.size() - 1);
+}
+
 image::Manifest FunctionWorker::HostManifest(const Function& f) const {
   image::Manifest m;
   m.heap_size = config_.heap_bytes;
@@ -212,11 +227,13 @@ StatusOr<image::SgxsImage> FunctionWorker::MonolithicImage(const Function& f) co
   return img;
 }
 
-Status FunctionWorker::Unload(const image::LoadedEnclave& e,
-                              const std::vector<machine::EpcPage>& unmap) {
-  if (!unmap.empty() && !e.tcs.empty()) {
+Status FunctionWorker::Unload(const image::LoadedEnclave& e) {
+  CONFIDE_ASSIGN_OR_RETURN(machine::EnclaveMap map, machine_->MapOf(e.secs));
+  // A host that stopped mid-chain (a crash, a timeout) may still have a
+  // function mapped: EUNMAP whatever is, as the host's last act.
+  if (!map.plugins.empty() && !e.tcs.empty()) {
     CONFIDE_RETURN_IF_ERROR(machine_->Eenter(kCore, e.tcs[0]));
-    for (machine::EpcPage p : unmap) {
+    for (machine::EpcPage p : map.plugins) {
       if (Status s = machine_->Eunmap(kCore, p); !s.ok()) {
         (void)machine_->Eexit(kCore);
         return s;
@@ -226,7 +243,6 @@ Status FunctionWorker::Unload(const image::LoadedEnclave& e,
   }
   // Every resident page, not only the image's: copy-on-write copies (EAUG)
   // belong to the enclave too.
-  CONFIDE_ASSIGN_OR_RETURN(machine::EnclaveMap map, machine_->MapOf(e.secs));
   for (const auto& [linaddr, page] : map.pages) {
     CONFIDE_RETURN_IF_ERROR(machine_->Eremove(kCore, page));
   }
@@ -236,44 +252,157 @@ Status FunctionWorker::Unload(const image::LoadedEnclave& e,
 StatusOr<Invocation> FunctionWorker::Invoke(FunctionId id, RealStart start, ByteSpan input,
                                             const InvokeOptions& opts) {
   if (id >= functions_.size()) return NotFoundError(fmt::format("no function {}", id));
-  Function& f = functions_[id];
-  // The images of this function's enclaves are laid out and signed once.
-  if (start == RealStart::kPieCold && !f.pie_host) {
-    CONFIDE_ASSIGN_OR_RETURN(
-        image::SgxsImage host,
-        image::LayoutPieHost(HostManifest(f), CONFIDE_PRIVATE_OFFSET, runtime_entry_offset_));
-    CONFIDE_ASSIGN_OR_RETURN(f.pie_host, Prepare(std::move(host)));
+  if (opts.data && *opts.data >= data_.size()) {
+    return NotFoundError(fmt::format("no data plugin {}", *opts.data));
   }
-  if (start == RealStart::kSgx1Cold && !f.monolithic) {
+  Function& f = functions_[id];
+  const Plugin* data = opts.data ? &data_[*opts.data] : nullptr;
+  Request request;
+  request.op = CONFIDE_OP_RUN;
+  request.input = input;
+  if (start == RealStart::kPieCold) {
+    // The images of this function's enclaves are laid out and signed once.
+    std::vector<const Plugin*> plugins = {&runtime_, &f.plugin};
+    if (data) plugins.push_back(data);
+    CONFIDE_ASSIGN_OR_RETURN(const Prepared* host, PieHost(plugins));
+    // The host maps its plugins, checking each MRENCLAVE against its
+    // manifest in the same instruction (PIE §IV-C).
+    std::vector<Emapping> emap = {
+        {&runtime_, runtime_.mrenclave},
+        {&f.plugin, opts.function_mrenclave.value_or(f.plugin.mrenclave)}};
+    if (data) emap.push_back({data, data->mrenclave});
+    return RunEnclave(*host, emap, request);
+  }
+  if (data) return InvalidArgumentError("data plugins need a PIE start (pie-cold)");
+  // SGX1 has no EMAP to compare at: the worker compares, as a verifier of
+  // the monolithic enclave's function would, and never runs a mismatch.
+  if (opts.function_mrenclave && *opts.function_mrenclave != f.plugin.mrenclave) {
+    return SgxErrorStatus(SgxError::kInvalidMeasurement,
+                          fmt::format("function {} is not the pinned MRENCLAVE", f.name));
+  }
+  if (!f.monolithic) {
     CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage whole, MonolithicImage(f));
     CONFIDE_ASSIGN_OR_RETURN(f.monolithic, Prepare(std::move(whole)));
   }
+  return RunEnclave(*f.monolithic, {}, request);
+}
+
+StatusOr<const FunctionWorker::Prepared*> FunctionWorker::PieHost(
+    const std::vector<const Plugin*>& plugins) {
+  std::vector<machine::EpcPage> key;
+  for (const Plugin* p : plugins) key.push_back(p->loaded.secs);
+  auto it = pie_hosts_.find(key);
+  if (it != pie_hosts_.end()) return &it->second;
+  image::Manifest m;
+  m.heap_size = config_.heap_bytes;
+  m.stack_size = config_.stack_bytes;
+  m.threads = 1;
+  for (size_t i = 0; i < plugins.size(); ++i) {
+    m.plugins.push_back({fmt::format("plugin{}", i), plugins[i]->mrenclave});
+  }
+  CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage host,
+                           image::LayoutPieHost(m, CONFIDE_PRIVATE_OFFSET, runtime_entry_offset_));
+  CONFIDE_ASSIGN_OR_RETURN(Prepared prepared, Prepare(std::move(host)));
+  return &pie_hosts_.emplace(std::move(key), std::move(prepared)).first->second;
+}
+
+StatusOr<ChainRun> FunctionWorker::InvokeChain(std::span<const FunctionId> chain, ChainMode mode,
+                                               ByteSpan input) {
+  if (chain.empty()) return InvalidArgumentError("a chain needs at least one function");
+  if (chain.size() + 1 > CONFIDE_MAX_PLUGINS) {
+    return InvalidArgumentError(fmt::format("a chain of {} functions is longer than the {} allowed",
+                                            chain.size(), CONFIDE_MAX_PLUGINS - 1));
+  }
+  for (FunctionId id : chain) {
+    if (id >= functions_.size()) return NotFoundError(fmt::format("no function {}", id));
+  }
+  ChainRun out;
+  Request request;
+  request.input = input;
+  // One hand-off key per chain (EGETKEY's KEYID): a sealed output of one
+  // chain is never accepted by another.
+  CONFIDE_RETURN_IF_ERROR(crypto::RandomBytes(request.key_id));
+
+  if (mode == ChainMode::kInSitu) {
+    // One host that may map the runtime and every function of the chain; the
+    // runtime EMAPs each step over the function slot, runs it on the data
+    // in its heap and EUNMAPs it (PIE Fig. 8b).
+    std::vector<const Plugin*> plugins = {&runtime_};
+    request.op = CONFIDE_OP_CHAIN;
+    for (size_t i = 0; i < chain.size(); ++i) {
+      plugins.push_back(&functions_[chain[i]].plugin);
+      request.steps.push_back({functions_[chain[i]].plugin.loaded.secs, i + 1});
+    }
+    CONFIDE_ASSIGN_OR_RETURN(const Prepared* host, PieHost(plugins));
+    CONFIDE_ASSIGN_OR_RETURN(out.result,
+                             RunEnclave(*host, {{&runtime_, runtime_.mrenclave}}, request));
+    out.enclaves = 1;
+    return out;
+  }
+
+  // Transfer: a pie-cold host per function; between them the host carries
+  // the sealed output of one as the sealed input of the next.
+  const machine::CounterSnapshot before = machine_->Counters();
+  InvocationTimes times;
+  monitor::MonitorStats stats;
+  std::string log;
+  Bytes carried(input.begin(), input.end());
+  for (size_t i = 0; i < chain.size(); ++i) {
+    Function& f = functions_[chain[i]];
+    request.op = CONFIDE_OP_RUN;
+    request.flags = (i > 0 ? CONFIDE_WINDOW_SEALED_INPUT : 0) |
+                    (i + 1 < chain.size() ? CONFIDE_WINDOW_SEALED_OUTPUT : 0);
+    request.input = carried;
+    CONFIDE_ASSIGN_OR_RETURN(const Prepared* host, PieHost({&runtime_, &f.plugin}));
+    CONFIDE_ASSIGN_OR_RETURN(
+        Invocation step,
+        RunEnclave(*host, {{&runtime_, runtime_.mrenclave}, {&f.plugin, f.plugin.mrenclave}},
+                   request));
+    out.enclaves++;
+    const bool last = i + 1 == chain.size() || !step.ok();
+    if (!last) out.bytes_through_host += step.output.size();
+    carried = step.output;
+    times.create += step.times.create;
+    times.run += step.times.run;
+    times.teardown += step.times.teardown;
+    stats += step.monitor;
+    log += step.log;
+    if (last) {
+      // The chain ends as its last enclave did; times, counters and logs
+      // are the whole chain's.
+      out.result = std::move(step);
+      out.result.times = times;
+      out.result.counters = machine_->Counters().Since(before);
+      out.result.monitor = stats;
+      out.result.log = std::move(log);
+      break;
+    }
+  }
+  return out;
+}
+
+StatusOr<Invocation> FunctionWorker::RunEnclave(const Prepared& image,
+                                                const std::vector<Emapping>& emap,
+                                                const Request& request) {
   Invocation inv;
   const machine::CounterSnapshot before = machine_->Counters();
 
   // Create.
   auto t0 = Clock::now();
-  image::LoadedEnclave enclave;
-  std::vector<machine::EpcPage> mapped;
-  if (start == RealStart::kPieCold) {
-    CONFIDE_ASSIGN_OR_RETURN(enclave, LoadPrepared(*f.pie_host, CONFIDE_ENCLAVE_BASE));
-    // The host maps its plugins, checking each MRENCLAVE against its
-    // manifest in the same instruction (PIE §IV-C).
+  CONFIDE_ASSIGN_OR_RETURN(image::LoadedEnclave enclave, LoadPrepared(image, CONFIDE_ENCLAVE_BASE));
+  if (!emap.empty()) {
     CONFIDE_RETURN_IF_ERROR(machine_->Eenter(kCore, enclave.tcs[0]));
-    const std::pair<const Plugin*, crypto::Sha256Digest> plugins[] = {
-        {&runtime_, runtime_.mrenclave},
-        {&f.plugin, opts.function_mrenclave.value_or(f.plugin.mrenclave)}};
-    for (const auto& [p, expected] : plugins) {
-      if (Status s = machine_->Emap(kCore, p->loaded.secs, expected); !s.ok()) {
+    for (const auto& [plugin, expected] : emap) {
+      if (Status s = machine_->Emap(kCore, plugin->loaded.secs, expected); !s.ok()) {
         (void)machine_->Eexit(kCore);
-        (void)Unload(enclave, mapped);
+        (void)Unload(enclave);
         return tl::unexpected(s.error());
       }
-      mapped.push_back(p->loaded.secs);
     }
-    CONFIDE_RETURN_IF_ERROR(machine_->Eexit(kCore));
-  } else {
-    CONFIDE_ASSIGN_OR_RETURN(enclave, LoadPrepared(*f.monolithic, CONFIDE_ENCLAVE_BASE));
+    if (Status s = machine_->Eexit(kCore); !s.ok()) {
+      (void)Unload(enclave);
+      return tl::unexpected(s.error());
+    }
   }
   auto t1 = Clock::now();
 
@@ -281,18 +410,30 @@ StatusOr<Invocation> FunctionWorker::Invoke(FunctionId id, RealStart start, Byte
   Status ran = [&]() -> Status {
     CONFIDE_ASSIGN_OR_RETURN(auto vm, monitor_->Attach(enclave.secs));
     MutableByteSpan w = vm->window();
-    if (input.size() > w.size() / 2 - CONFIDE_WINDOW_DATA) {
-      return InvalidArgumentError(
-          fmt::format("input of {} bytes does not fit the {}-byte window", input.size(), w.size()));
+    const uint64_t steps_bytes = request.steps.size() * sizeof(confide_chain_step);
+    const uint64_t steps_offset =
+        (CONFIDE_WINDOW_DATA + request.input.size() + kPage - 1) / kPage * kPage;
+    if (request.input.size() > w.size() / 2 - CONFIDE_WINDOW_DATA - steps_bytes) {
+      return InvalidArgumentError(fmt::format("input of {} bytes does not fit the {}-byte window",
+                                              request.input.size(), w.size()));
     }
     confide_window header{};
     header.magic = CONFIDE_WINDOW_MAGIC;
     header.capacity = w.size();
-    header.op = CONFIDE_OP_RUN;
+    header.op = request.op;
     header.input_offset = CONFIDE_WINDOW_DATA;
-    header.input_len = input.size();
+    header.input_len = request.input.size();
+    header.flags = request.flags;
+    std::copy(request.key_id.begin(), request.key_id.end(), header.key_id);
+    if (!request.steps.empty()) {
+      header.step_count = request.steps.size();
+      header.steps_offset = steps_offset;
+      std::memcpy(w.data() + steps_offset, request.steps.data(), steps_bytes);
+    }
     std::memcpy(w.data(), &header, sizeof header);
-    if (!input.empty()) std::memcpy(w.data() + CONFIDE_WINDOW_DATA, input.data(), input.size());
+    if (!request.input.empty()) {
+      std::memcpy(w.data() + CONFIDE_WINDOW_DATA, request.input.data(), request.input.size());
+    }
     monitor::RunOptions options;
     options.time_limit = config_.time_limit;
     CONFIDE_ASSIGN_OR_RETURN(monitor::EnclaveRun run, vm->Enter(kCore, enclave.tcs[0], options));
@@ -318,7 +459,7 @@ StatusOr<Invocation> FunctionWorker::Invoke(FunctionId id, RealStart start, Byte
   auto t2 = Clock::now();
 
   // Teardown, whatever happened.
-  Status removed = Unload(enclave, mapped);
+  Status removed = Unload(enclave);
   auto t3 = Clock::now();
   CONFIDE_RETURN_IF_ERROR(ran);
   CONFIDE_RETURN_IF_ERROR(removed);

@@ -18,10 +18,13 @@
 // Thread-safety: one thread at a time.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,12 +32,14 @@
 #include "base/bytes.h"
 #include "base/status.h"
 #include "crypto/rsa.h"
+#include "image/enclave_abi.h"
 #include "image/loader.h"
 #include "image/manifest.h"
 #include "machine/counters.h"
 #include "machine/machine.h"
 #include "monitor/enclave_vm.h"
 #include "monitor/monitor.h"
+#include "platform/chain.h"
 
 namespace confide::platform {
 
@@ -76,12 +81,33 @@ struct Invocation {
 };
 
 using FunctionId = uint32_t;
+using DataId = uint32_t;
 
 struct InvokeOptions {
   // The function's MRENCLAVE as the host's manifest names it (PIE's EMAP
   // compares it in the instruction): by default the plugin's own; a tenant
   // who pins another value gets SGX_INVALID_MEASUREMENT, never a run.
   std::optional<crypto::Sha256Digest> function_mrenclave;
+  // A data plugin (AddData) mapped at the data slot too (pie-cold only).
+  std::optional<DataId> data;
+};
+
+// How the functions of a chain hand their data on (shared/DESIGN.md,
+// "Chaining"):
+//   transfer: one pie-cold host per function; each seals its output
+//             (runtime/seal.h) and the worker carries the ciphertext to the
+//             next host, which opens it (Clemmys).
+//   in-situ:  one host; its runtime EMAPs each function in turn over the
+//             function slot, runs it on the data in the enclave heap and
+//             EUNMAPs it: no byte of the data leaves the enclave (PIE Fig. 8b).
+// (ChainMode is platform/chain.h's: the model's chains and these agree.)
+
+struct ChainRun {
+  // How the chain ended: the last enclave's end, status and output (or the
+  // first failure's); times, counters, monitor stats and log of the chain.
+  Invocation result;
+  size_t enclaves = 0;              // host enclaves created
+  uint64_t bytes_through_host = 0;  // data bytes the worker carried between enclaves
 };
 
 class FunctionWorker {
@@ -104,6 +130,15 @@ class FunctionWorker {
   StatusOr<Invocation> Invoke(FunctionId function, RealStart start, ByteSpan input,
                               const InvokeOptions& options = {});
 
+  // A data plugin: `bytes` (e.g. a model or a table) measured once and
+  // mapped read-only at the data slot into the hosts that name it.
+  // InvalidArgumentError if larger than the data slot.
+  StatusOr<DataId> AddData(std::string name, ByteSpan bytes);
+
+  // Runs `chain` (1 .. CONFIDE_MAX_PLUGINS - 1 functions) on `input`, each
+  // function's output the next one's input. Both modes give the same output.
+  StatusOr<ChainRun> InvokeChain(std::span<const FunctionId> chain, ChainMode mode, ByteSpan input);
+
   machine::Machine& machine() { return *machine_; }
   monitor::Monitor& monitor() { return *monitor_; }
   const crypto::Sha256Digest& runtime_mrenclave() const { return runtime_.mrenclave; }
@@ -125,17 +160,33 @@ class FunctionWorker {
   struct Function {
     std::string name;
     Plugin plugin;
-    std::optional<Prepared> pie_host;    // per invocation under pie-cold
     std::optional<Prepared> monolithic;  // per invocation under sgx1-cold
   };
+  // What the worker asks of one host enclave (image/enclave_abi.h's window).
+  struct Request {
+    uint64_t op = CONFIDE_OP_RUN;
+    uint64_t flags = 0;
+    ByteSpan input;
+    std::vector<confide_chain_step> steps;
+    std::array<uint8_t, 32> key_id{};
+  };
+  // A plugin the worker EMAPs into a new host, and the MRENCLAVE it expects.
+  using Emapping = std::pair<const Plugin*, crypto::Sha256Digest>;
   FunctionWorker(const FunctionWorkerConfig& config) : config_(config) {}
   StatusOr<Plugin> LoadPlugin(image::SgxsImage image, uint64_t base);
   StatusOr<Prepared> Prepare(image::SgxsImage image);
   StatusOr<image::LoadedEnclave> LoadPrepared(const Prepared& p, uint64_t base);
+  // The signed image of a PIE host that may map `plugins` (in this order:
+  // its thread-info page's plugin table), made once per combination.
+  StatusOr<const Prepared*> PieHost(const std::vector<const Plugin*>& plugins);
+  // Creates a host from `image`, EMAPs `emap`, serves `request`, tears down.
+  StatusOr<Invocation> RunEnclave(const Prepared& image, const std::vector<Emapping>& emap,
+                                  const Request& request);
   image::Manifest HostManifest(const Function& f) const;
   // The whole enclave of sgx1-cold: runtime, function and host part.
   StatusOr<image::SgxsImage> MonolithicImage(const Function& f) const;
-  Status Unload(const image::LoadedEnclave& e, const std::vector<machine::EpcPage>& unmap);
+  // EUNMAPs what `e` still maps, then EREMOVEs all its pages.
+  Status Unload(const image::LoadedEnclave& e);
 
   FunctionWorkerConfig config_;
   std::unique_ptr<machine::Machine> machine_;
@@ -145,6 +196,8 @@ class FunctionWorker {
   uint64_t runtime_entry_offset_ = 0;
   Plugin runtime_;
   std::vector<Function> functions_;
+  std::vector<Plugin> data_;
+  std::map<std::vector<machine::EpcPage>, Prepared> pie_hosts_;  // by the plugins' SECS
 };
 
 }  // namespace confide::platform

@@ -1,11 +1,12 @@
-// glibc_compat.c — the few glibc symbols that Debian's liblua5.4.a needs and
-// musl lacks: _FORTIFY_SOURCE's checked variants (<bits/*_chk.h>), which
+// glibc_compat.c — the few glibc symbols that Debian's liblua5.4.a and
+// libsodium.a need and musl lacks: _FORTIFY_SOURCE's checked variants (<bits/*_chk.h>), which
 // glibc's headers substitute for memcpy, snprintf, fprintf and longjmp when
 // the object size is known at compile time.
 //
 // Each does what glibc's does: check the size it was given, and on overflow
 // report "*** buffer overflow detected ***" and abort (glibc's __chk_fail),
-// then call musl's plain function. Only the Lua runtime links this file.
+// then call musl's plain function. Every runtime ELF links this file.
+#define _DEFAULT_SOURCE  // explicit_bzero
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@ void* __memcpy_chk(void* dst, const void* src, size_t len, size_t dst_len);
 int __snprintf_chk(char* s, size_t max_len, int flag, size_t s_len, const char* format, ...);
 int __fprintf_chk(FILE* stream, int flag, const char* format, ...);
 void __longjmp_chk(jmp_buf env, int value) __attribute__((noreturn));
+void __explicit_bzero_chk(void* dst, size_t len, size_t dst_len);
 
 static __attribute__((noreturn)) void fortify_fail(const char* what) {
   static const char kPrefix[] = "*** ";
@@ -31,6 +33,11 @@ static __attribute__((noreturn)) void fortify_fail(const char* what) {
 }
 
 void __chk_fail(void) { fortify_fail("buffer overflow detected"); }
+
+void __explicit_bzero_chk(void* dst, size_t len, size_t dst_len) {
+  if (dst_len < len) __chk_fail();
+  explicit_bzero(dst, len);
+}
 
 void* __memcpy_chk(void* dst, const void* src, size_t len, size_t dst_len) {
   if (dst_len < len) __chk_fail();

@@ -43,6 +43,10 @@ void confide_libos_init(void* heap, size_t heap_size) {
   confide_heap_init(&g_heap, heap, heap_size);
 }
 
+struct confide_heap* confide_libos_heap(void) {
+  return &g_heap;
+}
+
 void confide_libos_register(void) {
   // Without the handler every syscall fails: nothing sensible can run.
   if (monitor_call(CONFIDE_SYS_SET_HANDLER, (long)confide_syscall_handler, 0, 0) != 0) {

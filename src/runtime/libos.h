@@ -22,6 +22,11 @@
 // Once, at the first entry: the heap region.
 void confide_libos_init(void* heap, size_t heap_size);
 
+// The heap that brk and mmap serve, for malloc.c to allocate from directly
+// (a function call, not a syscall). Valid after confide_libos_init.
+struct confide_heap;
+struct confide_heap* confide_libos_heap(void);
+
 // At every entry, before any syscall: registers confide_syscall_handler with
 // the monitor (registration lasts until EEXIT).
 void confide_libos_register(void);

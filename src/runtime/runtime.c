@@ -30,6 +30,7 @@
 #include "runtime/function.h"
 #include "runtime/libos.h"
 #include "runtime/rdrand.h"
+#include "runtime/seal.h"
 #include "runtime/window.h"
 
 static_assert(offsetof(struct confide_thread_info, magic) == TI_MAGIC, "asm_abi.h");
@@ -58,8 +59,73 @@ static unsigned char g_at_random[16];
 // argv[0], NULL, envp: NULL, then the auxv pairs up to AT_NULL.
 static size_t g_initial_stack[3 + 2 * 6];
 
-// Copies the request's input into the heap, runs the function, places its
-// reply in the window. Returns the EEXIT status.
+static const struct confide_thread_info* g_info;  // this thread's, set at every entry
+
+// Replaces *status and the output with `message` (a malloc()ed copy).
+static int fail(int status, const char* message, uint8_t** out, size_t* out_len) {
+  free(*out);
+  *out = NULL;
+  *out_len = 0;
+  return confide_reply_string(out, out_len, status, message);
+}
+
+// CONFIDE_OP_CHAIN: each step's plugin is EMAPped over the function slot,
+// run on the previous output, and EUNMAPped. The data stays in this
+// enclave's heap from the first step to the last (PIE's in-situ chain).
+// Takes ownership of `in`.
+static int run_chain(const struct confide_request* req, uint8_t* in, size_t in_len, uint8_t** out,
+                     size_t* out_len) {
+  char message[160];
+  const volatile struct confide_chain_step* steps =
+      (const volatile struct confide_chain_step*)(CONFIDE_WINDOW_BASE + req->steps_offset);
+  uint8_t* data = in;
+  size_t len = in_len;
+  int status = CONFIDE_STATUS_OK;
+  for (uint64_t i = 0; i < req->step_count; i++) {
+    // One read of the host's step (no double fetch).
+    const struct confide_chain_step step = {.handle = steps[i].handle,
+                                            .plugin_index = steps[i].plugin_index};
+    if (step.plugin_index >= g_info->plugin_count) {
+      snprintf(message, sizeof message, "chain step %llu names plugin %llu; the host has %llu",
+               (unsigned long long)i, (unsigned long long)step.plugin_index,
+               (unsigned long long)g_info->plugin_count);
+      status = CONFIDE_STATUS_BAD_REQUEST;
+      break;
+    }
+    // The expected MRENCLAVE is the measured one, never the host's word.
+    uint64_t rc =
+        confide_enclu(CONFIDE_ENCLU_EMAP, step.handle,
+                      (uint64_t)(uintptr_t)g_info->plugin_mrenclave[step.plugin_index], 0);
+    if (rc != 0) {
+      snprintf(message, sizeof message, "chain step %llu: EMAP refused the plugin (error %llu)",
+               (unsigned long long)i, (unsigned long long)rc);
+      status = CONFIDE_STATUS_BAD_REQUEST;
+      break;
+    }
+    uint8_t* next = NULL;
+    size_t next_len = 0;
+    status = confide_function(data, len, &next, &next_len);
+    free(data);
+    data = next;
+    len = next == NULL ? 0 : next_len;
+    rc = confide_enclu(CONFIDE_ENCLU_EUNMAP, step.handle, 0, 0);
+    if (status != CONFIDE_STATUS_OK) break;  // data holds the message
+    if (rc != 0) {
+      snprintf(message, sizeof message, "chain step %llu: EUNMAP failed (error %llu)",
+               (unsigned long long)i, (unsigned long long)rc);
+      status = CONFIDE_STATUS_BAD_REQUEST;
+      break;
+    }
+  }
+  *out = data;
+  *out_len = len;
+  if (status == CONFIDE_STATUS_BAD_REQUEST) return fail(status, message, out, out_len);
+  return status;
+}
+
+// Copies the request's input into the heap (opening it if sealed), runs the
+// function or the chain, seals the output if asked, places the reply in the
+// window. Returns the EEXIT status.
 static int serve_request(void) {
   volatile struct confide_window* w = (volatile struct confide_window*)CONFIDE_WINDOW_BASE;
   // One read of each field: the checks below judge this copy only.
@@ -67,7 +133,11 @@ static int serve_request(void) {
                                .capacity = w->capacity,
                                .op = w->op,
                                .input_offset = w->input_offset,
-                               .input_len = w->input_len};
+                               .input_len = w->input_len,
+                               .flags = w->flags,
+                               .step_count = w->step_count,
+                               .steps_offset = w->steps_offset};
+  for (size_t i = 0; i < sizeof hdr.key_id; i++) hdr.key_id[i] = w->key_id[i];
   if (hdr.magic == CONFIDE_WINDOW_MAGIC) {  // a window: no stale reply in it
     w->output_offset = 0;
     w->output_len = 0;
@@ -79,14 +149,41 @@ static int serve_request(void) {
   uint8_t* in = malloc(req.input_len > 0 ? req.input_len : 1);
   if (in == NULL) return CONFIDE_STATUS_NO_MEMORY;
   memcpy(in, (const void*)(CONFIDE_WINDOW_BASE + req.input_offset), req.input_len);
+  size_t in_len = req.input_len;
   uint8_t* out = NULL;
   size_t out_len = 0;
-  int status = confide_function(in, req.input_len, &out, &out_len);
-  free(in);
+  int status = CONFIDE_STATUS_OK;
+  if (req.flags & CONFIDE_WINDOW_SEALED_INPUT) {
+    uint8_t* plain = NULL;
+    const char* why = confide_unseal(req.key_id, in, in_len, &plain, &in_len);
+    free(in);
+    in = plain;
+    if (why != NULL) status = fail(CONFIDE_STATUS_BAD_REQUEST, why, &out, &out_len);
+  }
+  if (status == CONFIDE_STATUS_OK) {
+    if (req.op == CONFIDE_OP_CHAIN) {
+      status = run_chain(&req, in, in_len, &out, &out_len);
+    } else {
+      status = confide_function(in, in_len, &out, &out_len);
+      free(in);
+    }
+  }
   if (status < CONFIDE_STATUS_OK || status > CONFIDE_STATUS_NO_MEMORY) {
     status = CONFIDE_STATUS_FUNCTION_ERROR;
   }
   if (out == NULL) out_len = 0;
+  if (status == CONFIDE_STATUS_OK && (req.flags & CONFIDE_WINDOW_SEALED_OUTPUT)) {
+    uint8_t* sealed = NULL;
+    size_t sealed_len = 0;
+    const char* why = confide_seal(req.key_id, out, out_len, &sealed, &sealed_len);
+    if (why != NULL) {
+      status = fail(CONFIDE_STATUS_FUNCTION_ERROR, why, &out, &out_len);
+    } else {
+      free(out);
+      out = sealed;
+      out_len = sealed_len;
+    }
+  }
   fflush(NULL);  // the function's stdout and stderr, while the scratch area is known
 
   uint64_t offset;
@@ -138,6 +235,7 @@ static __attribute__((noreturn)) void start_libc(void) {
 
 void confide_runtime_main(uintptr_t base, const struct confide_thread_info* info, uint64_t cssa) {
   confide_libos_register();
+  g_info = info;
   // CSSA > 0: an AEX left a context pending on this TCS and this entry would
   // be its exception handler. The runtime has none; the thread stays unusable.
   if (cssa != 0) confide_exit(CONFIDE_STATUS_BAD_REQUEST);

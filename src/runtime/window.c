@@ -6,7 +6,11 @@
 #define PAGE 4096ull
 
 int confide_window_check(const struct confide_window* hdr, struct confide_request* req) {
-  if (hdr->magic != CONFIDE_WINDOW_MAGIC || hdr->op != CONFIDE_OP_RUN) {
+  if (hdr->magic != CONFIDE_WINDOW_MAGIC ||
+      (hdr->op != CONFIDE_OP_RUN && hdr->op != CONFIDE_OP_CHAIN)) {
+    return CONFIDE_STATUS_BAD_REQUEST;
+  }
+  if ((hdr->flags & ~(CONFIDE_WINDOW_SEALED_INPUT | CONFIDE_WINDOW_SEALED_OUTPUT)) != 0) {
     return CONFIDE_STATUS_BAD_REQUEST;
   }
   if (hdr->capacity > CONFIDE_WINDOW_MAX_SIZE ||
@@ -17,6 +21,22 @@ int confide_window_check(const struct confide_window* hdr, struct confide_reques
       hdr->input_len > hdr->capacity - hdr->input_offset) {
     return CONFIDE_STATUS_BAD_REQUEST;
   }
+  uint64_t step_count = 0, steps_offset = 0;
+  if (hdr->op == CONFIDE_OP_CHAIN) {
+    const uint64_t step = sizeof(struct confide_chain_step);
+    if (hdr->step_count == 0 || hdr->step_count > CONFIDE_MAX_PLUGINS ||
+        hdr->steps_offset < CONFIDE_WINDOW_DATA || hdr->steps_offset > hdr->capacity ||
+        hdr->step_count * step > hdr->capacity - hdr->steps_offset) {
+      return CONFIDE_STATUS_BAD_REQUEST;
+    }
+    step_count = hdr->step_count;
+    steps_offset = hdr->steps_offset;
+  }
+  req->op = hdr->op;
+  req->flags = hdr->flags;
+  req->step_count = step_count;
+  req->steps_offset = steps_offset;
+  for (unsigned i = 0; i < sizeof req->key_id; i++) req->key_id[i] = hdr->key_id[i];
   req->capacity = hdr->capacity;
   req->input_offset = hdr->input_offset;
   req->input_len = hdr->input_len;

@@ -32,15 +32,23 @@ extern "C" {
 
 // A request that passed confide_window_check.
 struct confide_request {
+  uint64_t op;  // CONFIDE_OP_RUN or CONFIDE_OP_CHAIN
+  uint64_t flags;
   uint64_t capacity;
   uint64_t input_offset;
   uint64_t input_len;
+  uint64_t step_count;  // CONFIDE_OP_CHAIN: 1..CONFIDE_MAX_PLUGINS, else 0
+  uint64_t steps_offset;
+  uint8_t key_id[32];
 };
 
 // CONFIDE_STATUS_OK and *req filled if `hdr` (a private copy of the header)
-// is a valid CONFIDE_OP_RUN request: magic, capacity <= CONFIDE_WINDOW_MAX_SIZE
-// and large enough for the header page and the log scratch area, input inside
-// [CONFIDE_WINDOW_DATA, capacity). Else CONFIDE_STATUS_BAD_REQUEST.
+// is a valid request: magic, op RUN or CHAIN, known flags only, capacity <=
+// CONFIDE_WINDOW_MAX_SIZE and large enough for the header page and the log
+// scratch area, input inside [CONFIDE_WINDOW_DATA, capacity); for CHAIN,
+// 1..CONFIDE_MAX_PLUGINS steps whose table lies inside the data area (the
+// steps themselves are window memory: copy each once before use). Else
+// CONFIDE_STATUS_BAD_REQUEST.
 int confide_window_check(const struct confide_window* hdr, struct confide_request* req);
 
 // Where an output of `len` bytes goes: the first page boundary at or after

@@ -11,13 +11,21 @@ namespace {
 constexpr uint64_t kCapacity = 1 << 20;
 
 confide_window Valid() {
-  return confide_window{.magic = CONFIDE_WINDOW_MAGIC,
-                        .capacity = kCapacity,
-                        .op = CONFIDE_OP_RUN,
-                        .input_offset = CONFIDE_WINDOW_DATA,
-                        .input_len = 100,
-                        .output_offset = 0,
-                        .output_len = 0};
+  confide_window w{};
+  w.magic = CONFIDE_WINDOW_MAGIC;
+  w.capacity = kCapacity;
+  w.op = CONFIDE_OP_RUN;
+  w.input_offset = CONFIDE_WINDOW_DATA;
+  w.input_len = 100;
+  return w;
+}
+
+confide_request Request(uint64_t input_offset, uint64_t input_len) {
+  confide_request req{};
+  req.capacity = kCapacity;
+  req.input_offset = input_offset;
+  req.input_len = input_len;
+  return req;
 }
 
 int Check(const confide_window& w) {
@@ -39,7 +47,10 @@ TEST(WindowTest, RejectsBadHeaders) {
   w.magic ^= 1;
   EXPECT_EQ(Check(w), CONFIDE_STATUS_BAD_REQUEST);
   w = Valid();
-  w.op = 2;
+  w.op = 3;  // neither RUN nor CHAIN
+  EXPECT_EQ(Check(w), CONFIDE_STATUS_BAD_REQUEST);
+  w = Valid();
+  w.flags = 0x4;  // an unknown flag
   EXPECT_EQ(Check(w), CONFIDE_STATUS_BAD_REQUEST);
   w = Valid();
   w.capacity = CONFIDE_WINDOW_MAX_SIZE + CONFIDE_WINDOW_DATA;
@@ -49,6 +60,34 @@ TEST(WindowTest, RejectsBadHeaders) {
   EXPECT_EQ(Check(w), CONFIDE_STATUS_BAD_REQUEST);
   w.capacity = CONFIDE_WINDOW_MAX_SIZE;
   EXPECT_EQ(Check(w), CONFIDE_STATUS_OK);
+}
+
+TEST(WindowTest, ChainStepsMustLieInTheDataArea) {
+  confide_window w = Valid();
+  w.op = CONFIDE_OP_CHAIN;
+  w.flags = CONFIDE_WINDOW_SEALED_OUTPUT;
+  w.step_count = 3;
+  w.steps_offset = kCapacity - 3 * sizeof(confide_chain_step);
+  w.key_id[31] = 7;
+  confide_request req{};
+  ASSERT_EQ(confide_window_check(&w, &req), CONFIDE_STATUS_OK);
+  EXPECT_EQ(req.op, uint64_t{CONFIDE_OP_CHAIN});
+  EXPECT_EQ(req.flags, CONFIDE_WINDOW_SEALED_OUTPUT);
+  EXPECT_EQ(req.step_count, 3u);
+  EXPECT_EQ(req.steps_offset, w.steps_offset);
+  EXPECT_EQ(req.key_id[31], 7);
+
+  w.steps_offset += 1;  // the last step would end past the window
+  EXPECT_EQ(Check(w), CONFIDE_STATUS_BAD_REQUEST);
+  w.steps_offset = CONFIDE_WINDOW_DATA - 16;  // in the header page
+  EXPECT_EQ(Check(w), CONFIDE_STATUS_BAD_REQUEST);
+  w.steps_offset = CONFIDE_WINDOW_DATA;
+  w.step_count = 0;
+  EXPECT_EQ(Check(w), CONFIDE_STATUS_BAD_REQUEST);
+  w.step_count = CONFIDE_MAX_PLUGINS + 1;
+  EXPECT_EQ(Check(w), CONFIDE_STATUS_BAD_REQUEST);
+  w.step_count = UINT64_MAX / 8;  // count * size wraps without the count bound
+  EXPECT_EQ(Check(w), CONFIDE_STATUS_BAD_REQUEST);
 }
 
 TEST(WindowTest, InputMustLieInTheDataArea) {
@@ -75,7 +114,7 @@ TEST(WindowTest, InputMustLieInTheDataArea) {
 }
 
 TEST(WindowTest, OutputGoesToTheNextPageAfterTheInput) {
-  confide_request req{.capacity = kCapacity, .input_offset = 4096, .input_len = 100};
+  confide_request req = Request(4096, 100);
   uint64_t offset = 0;
   ASSERT_EQ(confide_window_place_output(&req, 10, &offset), CONFIDE_STATUS_OK);
   EXPECT_EQ(offset, 8192u);
@@ -88,7 +127,7 @@ TEST(WindowTest, OutputGoesToTheNextPageAfterTheInput) {
 }
 
 TEST(WindowTest, OutputMustNotReachTheLogScratchArea) {
-  confide_request req{.capacity = kCapacity, .input_offset = 4096, .input_len = 100};
+  confide_request req = Request(4096, 100);
   uint64_t limit = kCapacity - CONFIDE_WINDOW_LOG_SCRATCH;
   uint64_t offset = 0;
   EXPECT_EQ(confide_window_place_output(&req, limit - 8192, &offset), CONFIDE_STATUS_OK);
