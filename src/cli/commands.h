@@ -25,6 +25,9 @@ void RegisterBenchCommands(CLI::App& app);
 void RegisterRunCommand(CLI::App& app);
 // confide chain f1.lua f2.lua ... --mode insitu|transfer --input FILE|- [--stats]
 void RegisterChainCommand(CLI::App& app);
+// The real half of `confide demo` (cmd_demo_real.cc): Lua functions on KVM,
+// pie-cold vs sgx1-cold and a chain in both modes. Skips loudly without KVM.
+void RunRealDemo();
 
 // Parts of RegisterImageCommands: add `verify` and `inspect` to the `image`
 // subcommand.

@@ -182,7 +182,8 @@ class FunctionWorker {
   // Creates a host from `image`, EMAPs `emap`, serves `request`, tears down.
   StatusOr<Invocation> RunEnclave(const Prepared& image, const std::vector<Emapping>& emap,
                                   const Request& request);
-  image::Manifest HostManifest(const Function& f) const;
+  // A host's manifest without plugins: heap, stack, one thread.
+  image::Manifest HostManifest() const;
   // The whole enclave of sgx1-cold: runtime, function and host part.
   StatusOr<image::SgxsImage> MonolithicImage(const Function& f) const;
   // EUNMAPs what `e` still maps, then EREMOVEs all its pages.
