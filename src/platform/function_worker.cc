@@ -330,9 +330,15 @@ StatusOr<ChainRun> FunctionWorker::InvokeChain(std::span<const FunctionId> chain
     // in its heap and EUNMAPs it (PIE Fig. 8b).
     std::vector<const Plugin*> plugins = {&runtime_};
     request.op = CONFIDE_OP_CHAIN;
-    for (size_t i = 0; i < chain.size(); ++i) {
-      plugins.push_back(&functions_[chain[i]].plugin);
-      request.steps.push_back({functions_[chain[i]].plugin.loaded.secs, i + 1});
+    for (FunctionId id : chain) {
+      // A function that appears twice (or two with the same code) is named
+      // once in the manifest: one MRENCLAVE, one entry.
+      const Plugin* p = &functions_[id].plugin;
+      auto at = std::find_if(plugins.begin(), plugins.end(),
+                             [&](const Plugin* q) { return q->mrenclave == p->mrenclave; });
+      if (at == plugins.end()) at = plugins.insert(plugins.end(), p);
+      request.steps.push_back(
+          {p->loaded.secs, static_cast<uint64_t>(std::distance(plugins.begin(), at))});
     }
     CONFIDE_ASSIGN_OR_RETURN(const Prepared* host, PieHost(plugins));
     CONFIDE_ASSIGN_OR_RETURN(out.result,

@@ -1,13 +1,17 @@
 // Runs the `confide` binary on the test vectors and on malformed files written
 // to a temporary directory; checks exit codes, stdout and the one-line stderr.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -104,6 +108,19 @@ class CliTest : public ::testing::Test {
 std::string CliTest::dir_;
 std::string CliTest::key_;
 
+// Empty if /dev/kvm can be used, else why not (tests that need it skip).
+std::string KvmMissing() {
+  const int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return fmt::format("/dev/kvm: {}", std::strerror(errno));
+  ::close(fd);
+  return "";
+}
+
+#define REQUIRE_KVM()                                                          \
+  do {                                                                         \
+    if (const std::string why = KvmMissing(); !why.empty()) GTEST_SKIP() << why; \
+  } while (0)
+
 TEST_F(CliTest, UsageErrors) {
   Result r = Run({});
   ExpectFailure(r, "A subcommand is required");
@@ -131,6 +148,16 @@ TEST_F(CliTest, DemoStartsUnderSgx1AndPieAndCleansUp) {
     EXPECT_THAT(r.out, HasSubstr("EACCEPTCOPY"));
     EXPECT_THAT(r.out, HasSubstr("x faster"));
     EXPECT_THAT(r.out, HasSubstr("Teardown: EPC back to 24064 free pages of 24064."));
+    if (KvmMissing().empty()) {
+      // The real half: one function under both policies, a chain in both modes.
+      EXPECT_THAT(r.out, HasSubstr("pie-cold"));
+      EXPECT_THAT(r.out, HasSubstr("sgx1-cold"));
+      EXPECT_THAT(r.out, HasSubstr("1 enclave(s), 0 data bytes carried by the host"));
+      EXPECT_THAT(r.out, HasSubstr("3 enclave(s)"));
+      EXPECT_THAT(r.out, HasSubstr("output (both modes):\nthe 10\nhost 3\na 2\n"));
+    } else {
+      EXPECT_THAT(r.out, HasSubstr("*** SKIPPED the real runs on KVM"));
+    }
   }
   ExpectFailure(Run({"demo", "--profile", "nope"}), "no built-in cost profile \"nope\"");
 }
@@ -341,6 +368,90 @@ TEST_F(CliTest, SignErrors) {
                      kVectorSgxs}),
                 "notakey.pem");
   EXPECT_FALSE(std::filesystem::exists(out));
+}
+
+}  // namespace
+}  // namespace confide
+
+namespace confide {
+namespace {
+
+Bytes Text(std::string_view text) { return Bytes(text.begin(), text.end()); }
+
+TEST_F(CliTest, RunPrintsTheFunctionsOutputUnderBothPolicies) {
+  REQUIRE_KVM();
+  const std::string f = Write("upper.lua", Text(("return function(s) return s:upper() end")));
+  const std::string in = Write("in.txt", Text(std::string("hello\0world", 11)));
+  for (const char* policy : {"pie-cold", "sgx1-cold"}) {
+    Result r = Run({"run", "--function", f, "--input", in, "--policy", policy, "--stats"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, std::string("HELLO\0WORLD", 11));  // byte for byte
+    EXPECT_THAT(r.err, HasSubstr("real time: create"));
+    EXPECT_THAT(r.err, HasSubstr("VM exits"));
+    EXPECT_THAT(r.err, HasSubstr("EENTER"));
+  }
+}
+
+TEST_F(CliTest, RunReportsLuaErrorsAndTimeouts) {
+  REQUIRE_KVM();
+  const std::string in = Write("in.txt", Text(std::string("x")));
+  const std::string bad = Write("bad.lua", Text(("return function(s) error('no ' .. s) end")));
+  Result r = Run({"run", "--function", bad, "--input", in});
+  ExpectFailure(r, "function error: bad.lua:1: no x");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(r.out.empty());
+  const std::string loop = Write("loop.lua", Text(("return function(s) while true do end end")));
+  ExpectFailure(Run({"run", "--function", loop, "--input", in, "--timeout", "200"}), "timed out");
+  const std::string printer =
+      Write("print.lua", Text(("return function(s) print('log line') return s end")));
+  r = Run({"run", "--function", printer, "--input", in});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "x");  // print goes to stderr, never into the output
+  EXPECT_THAT(r.err, HasSubstr("log line"));
+}
+
+TEST_F(CliTest, RunRejectsBadArguments) {
+  const std::string in = Write("in.txt", Text(std::string("x")));
+  const std::string f = Write("id.lua", Text(("return function(s) return s end")));
+  ExpectFailure(Run({"run", "--function", f, "--input", in, "--policy", "warm"}),
+                "unknown start policy \"warm\"");
+  ExpectFailure(Run({"run", "--function", dir_ + "/f.py", "--input", in}), "a .lua file");
+  ExpectFailure(Run({"run", "--function", dir_ + "/missing.lua", "--input", in}), "missing.lua");
+  ExpectFailure(Run({"run", "--function", f, "--input", in, "--runtime", "python"}),
+                "unknown runtime \"python\"");
+}
+
+TEST_F(CliTest, ChainGivesTheSameOutputInBothModes) {
+  REQUIRE_KVM();
+  const std::string f1 = Write("c1.lua", Text(("return function(s) return s:upper() end")));
+  const std::string f2 = Write("c2.lua", Text(("return function(s) return s:reverse() end")));
+  const std::string f3 =
+      Write("c3.lua", Text(("return function(s) return s .. ' (' .. #s .. ')' end")));
+  const std::string in = Write("in.txt", Text(std::string("hello chain")));
+  Result insitu = Run({"chain", f1, f2, f3, "--mode", "insitu", "--input", in, "--stats"});
+  ASSERT_EQ(insitu.code, 0) << insitu.err;
+  EXPECT_EQ(insitu.out, "NIAHC OLLEH (11)");
+  EXPECT_THAT(insitu.err, HasSubstr("1 enclaves, 0 data bytes carried by the host"));
+  Result transfer = Run({"chain", f1, f2, f3, "--mode", "transfer", "--input", in, "--stats"});
+  ASSERT_EQ(transfer.code, 0) << transfer.err;
+  EXPECT_EQ(transfer.out, insitu.out);
+  // Sealed hand-offs: each carries nonce + ciphertext + tag.
+  EXPECT_THAT(transfer.err, HasSubstr("3 enclaves, 78 data bytes carried by the host"));
+}
+
+TEST_F(CliTest, ChainReportsTheFailingFunctionAndBadModes) {
+  const std::string in = Write("in.txt", Text(std::string("x")));
+  const std::string ok = Write("ok.lua", Text(("return function(s) return s end")));
+  ExpectFailure(Run({"chain", ok, "--mode", "sideways", "--input", in}),
+                "unknown chain mode \"sideways\"");
+  ExpectFailure(Run({"chain", "--mode", "insitu", "--input", in}), "functions is required");
+  REQUIRE_KVM();
+  const std::string bad = Write("boom.lua", Text(("return function(s) error('boom') end")));
+  for (const char* mode : {"insitu", "transfer"}) {
+    Result r = Run({"chain", ok, bad, ok, "--mode", mode, "--input", in});
+    ExpectFailure(r, "function error: boom.lua:1: boom");
+    EXPECT_TRUE(r.out.empty());
+  }
 }
 
 }  // namespace

@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "image/enclave_abi.h"
 #include "machine/instruction.h"
@@ -339,6 +340,117 @@ TEST_F(FunctionWorkerLuaTest, UnknownFunctionIsNotFound) {
   auto inv = worker().Invoke(FunctionId{123456}, RealStart::kPieCold, AsBytes("x"));
   ASSERT_FALSE(inv.ok());
   EXPECT_EQ(inv.error().code, ErrorCode::kNotFound) << inv.error().ToString();
+}
+
+// ---- Chains ------------------------------------------------------------------
+
+class FunctionWorkerChainTest : public SharedWorkerTest<FunctionWorkerChainTest> {
+ public:
+  static ByteSpan RuntimeElf() { return runtime::lua_runtime_elf(); }
+  static FunctionWorkerConfig Config() {
+    FunctionWorkerConfig c = SmallConfig();
+    c.time_limit = 500ms;
+    return c;
+  }
+
+  // Runs `chain` in `mode`; the EPC must be back at its baseline afterwards.
+  ChainRun RunChain(const std::vector<FunctionId>& chain, ChainMode mode, std::string_view input) {
+    const uint32_t used = UsedEpcPages(worker().machine());
+    StatusOr<ChainRun> run = worker().InvokeChain(chain, mode, AsBytes(input));
+    EXPECT_EQ(UsedEpcPages(worker().machine()), used)
+        << "EPC not back to its baseline after a " << ChainModeName(mode) << " chain";
+    EXPECT_TRUE(run.ok()) << run.error().ToString();
+    return run.ok() ? std::move(*run) : ChainRun{};
+  }
+};
+
+TEST_F(FunctionWorkerChainTest, BothModesAgreeAndInSituCarriesNothing) {
+  auto upper = Add("upper", "return function(s) return s:upper() end");
+  auto reverse = Add("reverse", "return function(s) return s:reverse() end");
+  auto tag = Add("tag", "return function(s) return '<' .. s .. '>' .. #s end");
+  ASSERT_TRUE(upper && reverse && tag);
+  const std::vector<FunctionId> chain = {*upper, *reverse, *tag};
+  ChainRun insitu = RunChain(chain, ChainMode::kInSitu, "abc def");
+  ChainRun transfer = RunChain(chain, ChainMode::kTransfer, "abc def");
+  ASSERT_TRUE(insitu.result.ok()) << insitu.result.Failure();
+  ASSERT_TRUE(transfer.result.ok()) << transfer.result.Failure();
+  EXPECT_EQ(Text(insitu.result.output), "<FED CBA>7");
+  EXPECT_EQ(transfer.result.output, insitu.result.output);
+  EXPECT_EQ(insitu.enclaves, 1u);
+  EXPECT_EQ(insitu.bytes_through_host, 0u);
+  EXPECT_EQ(transfer.enclaves, 3u);
+  // Two sealed hand-offs of 7 bytes: nonce + ciphertext + tag each.
+  EXPECT_EQ(transfer.bytes_through_host,
+            2u * (7 + CONFIDE_SEAL_NONCE_BYTES + CONFIDE_SEAL_TAG_BYTES));
+  // In-situ: the host's runtime mapped and unmapped each function itself.
+  EXPECT_EQ(CountOf(insitu.result.counters, Instruction::kEmap), 1u + 3u);
+  EXPECT_EQ(CountOf(insitu.result.counters, Instruction::kEcreate), 1u);
+  EXPECT_EQ(CountOf(transfer.result.counters, Instruction::kEcreate), 3u);
+  EXPECT_GE(CountOf(transfer.result.counters, Instruction::kEgetkey), 4u);  // seal + open, twice
+}
+
+TEST_F(FunctionWorkerChainTest, AFunctionMayAppearTwiceAndBinaryDataSurvives) {
+  auto id = Add("shift", "return function(s) return (s:gsub('.', function(c) "
+                         "return string.char((c:byte() + 1) % 256) end)) end");
+  ASSERT_TRUE(id);
+  const std::string input("\0\xfe\x01z", 4);
+  for (ChainMode mode : {ChainMode::kInSitu, ChainMode::kTransfer}) {
+    ChainRun run = RunChain({*id, *id, *id}, mode, input);
+    ASSERT_TRUE(run.result.ok()) << ChainModeName(mode) << ": " << run.result.Failure();
+    EXPECT_EQ(Text(run.result.output), std::string("\x03\x01\x04}", 4)) << ChainModeName(mode);
+  }
+}
+
+TEST_F(FunctionWorkerChainTest, AFailingStepEndsTheChainWithItsMessage) {
+  auto ok = Add("ok", "return function(s) return s end");
+  auto bad = Add("bad", "return function(s) error('step two failed') end");
+  auto loop = Add("loop", "return function(s) while true do end end");
+  ASSERT_TRUE(ok && bad && loop);
+  for (ChainMode mode : {ChainMode::kInSitu, ChainMode::kTransfer}) {
+    ChainRun run = RunChain({*ok, *bad, *ok}, mode, "x");
+    EXPECT_EQ(run.result.status, uint64_t{CONFIDE_STATUS_FUNCTION_ERROR}) << ChainModeName(mode);
+    EXPECT_THAT(run.result.Failure(), HasSubstr("step two failed")) << ChainModeName(mode);
+    // A step stopped at the time limit leaves its plugin mapped: the
+    // teardown unmaps it (RunChain checks the EPC baseline).
+    run = RunChain({*ok, *loop, *ok}, mode, "x");
+    EXPECT_EQ(run.result.end, RunEnd::kTimeout) << ChainModeName(mode);
+  }
+  ChainRun after = RunChain({*ok, *ok}, ChainMode::kInSitu, "still works");
+  EXPECT_EQ(Text(after.result.output), "still works");
+}
+
+TEST_F(FunctionWorkerChainTest, BadChainsAreRefused) {
+  auto ok = Add("ok", "return function(s) return s end");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(worker().InvokeChain({}, ChainMode::kInSitu, {}).error().code,
+            ErrorCode::kInvalidArgument);
+  const std::vector<FunctionId> too_long(CONFIDE_MAX_PLUGINS, *ok);
+  auto run = worker().InvokeChain(too_long, ChainMode::kInSitu, {});
+  ASSERT_FALSE(run.ok());
+  EXPECT_EQ(run.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_THAT(run.error().message, HasSubstr("longer than"));
+  const std::vector<FunctionId> unknown = {*ok, 9999};
+  EXPECT_EQ(worker().InvokeChain(unknown, ChainMode::kTransfer, {}).error().code,
+            ErrorCode::kNotFound);
+}
+
+TEST_F(FunctionWorkerChainTest, DataPluginIsMappedOnlyUnderPie) {
+  auto ok = Add("ok", "return function(s) return s end");
+  ASSERT_TRUE(ok);
+  const Bytes table(3 * 4096 + 17, 0x5a);
+  auto data = worker().AddData("table", table);
+  ASSERT_TRUE(data.ok()) << data.error().ToString();
+  InvokeOptions options;
+  options.data = *data;
+  StatusOr<Invocation> inv = InvokeRaw(*ok, RealStart::kPieCold, AsBytes("d"), options);
+  ASSERT_TRUE(inv.ok()) << inv.error().ToString();
+  EXPECT_TRUE(inv->ok()) << inv->Failure();
+  EXPECT_EQ(CountOf(inv->counters, Instruction::kEmap), 3u);  // runtime, function, data
+  EXPECT_EQ(InvokeRaw(*ok, RealStart::kSgx1Cold, AsBytes("d"), options).error().code,
+            ErrorCode::kInvalidArgument);
+  options.data = 777;
+  EXPECT_EQ(InvokeRaw(*ok, RealStart::kPieCold, AsBytes("d"), options).error().code,
+            ErrorCode::kNotFound);
 }
 
 // ---- The native probe ----------------------------------------------------------
