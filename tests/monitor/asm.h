@@ -20,6 +20,7 @@ class Asm {
   Asm& MovEaxImm(uint32_t v) { return Op({0xb8}).Imm32(v); }        // mov eax, imm32
   Asm& MovRbxImm(uint64_t v) { return Op({0x48, 0xbb}).Imm64(v); }  // mov rbx, imm64
   Asm& MovRaxImm(uint64_t v) { return Op({0x48, 0xb8}).Imm64(v); }  // mov rax, imm64
+  Asm& MovRcxImm(uint64_t v) { return Op({0x48, 0xb9}).Imm64(v); }  // mov rcx, imm64
   Asm& MovEdiEax() { return Op({0x89, 0xc7}); }                     // mov edi, eax
   Asm& MovRdiRax() { return Op({0x48, 0x89, 0xc7}); }               // mov rdi, rax
   Asm& LoadRaxFromRbx() { return Op({0x48, 0x8b, 0x03}); }          // mov rax, [rbx]

@@ -13,6 +13,7 @@
 #include "image/loader.h"
 #include "image/sgxs.h"
 #include "image/signer.h"
+#include "machine/report.h"
 #include "machine/secs.h"
 #include "monitor/guest_layout.h"
 #include "monitor/monitor.h"
@@ -80,11 +81,13 @@ class EnclaveVmTest : public ::testing::Test {
   }
 
   // A host whose code page holds `program`.
-  image::LoadedEnclave LoadHost(const Asm& program) {
+  // A host whose code page holds `program` and whose data page (kData)
+  // starts with `data`.
+  image::LoadedEnclave LoadHost(const Asm& program, ByteSpan data = {}) {
     image::SgxsImage img;
     img.size = kHostSize;
     img.pages.push_back(Page(0, PageType::kReg, kR | kX, program.bytes()));
-    img.pages.push_back(Page(0x1000, PageType::kReg, kR | kW));
+    img.pages.push_back(Page(0x1000, PageType::kReg, kR | kW, data));
     img.pages.push_back(Page(0x2000, PageType::kReg, kR | kW));
     machine::Tcs tcs;
     tcs.nssa = 2;
@@ -293,6 +296,105 @@ TEST_F(EnclaveVmTest, UnmappedPluginIsUnreachable) {
   EnclaveRun run = RunHost(host);  // never EMAPped
   EXPECT_EQ(run.end, RunEnd::kCrash);
   (void)plugin;
+}
+
+// PIE's EMAP from inside the host (image/enclave_abi.h): RBX = the plugin's
+// handle, RCX = the MRENCLAVE the host expects, from its own memory.
+Asm EmapThenRead(machine::EpcPage plugin) {
+  return Asm()
+      .MovEaxImm(CONFIDE_ENCLU_EMAP)
+      .MovRbxImm(plugin)
+      .MovRcxImm(kData)
+      .Enclu()
+      .MovRdiRax()  // the leaf's result: 0 on success
+      .MovRbxImm(kPluginBase)
+      .LoadRaxFromRbx()  // faults unless the plugin is mapped
+      .AddRaxRdi()
+      .MovRdiRax()
+      .Eexit();
+}
+
+TEST_F(EnclaveVmTest, EmapLeafMapsAPluginWithTheExpectedMeasurement) {
+  std::array<uint8_t, 8> bytes = {0x42, 0, 0, 0, 0, 0, 0, 0};
+  auto plugin = LoadPlugin(bytes);
+  const auto mr = machine_->SecsOf(plugin.secs)->mr_enclave;
+  auto host = LoadHost(EmapThenRead(plugin.secs), mr);
+  EnclaveRun run = RunHost(host);
+  ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, 0x42u);  // EMAP returned 0, then the plugin's first word
+  EXPECT_EQ(machine_->MapOf(host.secs)->plugins, std::vector<machine::EpcPage>{plugin.secs});
+}
+
+TEST_F(EnclaveVmTest, EmapLeafRefusesAPluginTheHostDoesNotExpect) {
+  std::array<uint8_t, 8> bytes = {0x42};
+  auto plugin = LoadPlugin(bytes);
+  crypto::Sha256Digest other = machine_->SecsOf(plugin.secs)->mr_enclave;
+  other[0] ^= 1;
+  // The host returns the leaf's result without touching the plugin.
+  auto host = LoadHost(Asm()
+                           .MovEaxImm(CONFIDE_ENCLU_EMAP)
+                           .MovRbxImm(plugin.secs)
+                           .MovRcxImm(kData)
+                           .Enclu()
+                           .MovRdiRax()
+                           .Eexit(),
+                       other);
+  EnclaveRun run = RunHost(host);
+  ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, static_cast<uint64_t>(SgxError::kInvalidMeasurement));
+  EXPECT_TRUE(machine_->MapOf(host.secs)->plugins.empty());
+  // A handle that names no enclave at all is refused too, never a crash.
+  auto bogus = LoadHost(EmapThenRead(machine_->epc_pages() + 5), other);
+  EnclaveRun bad = RunHost(bogus);
+  EXPECT_EQ(bad.end, RunEnd::kCrash);  // the read of the unmapped plugin, after a refused EMAP
+  EXPECT_THAT(bad.reason, HasSubstr("#PF"));
+}
+
+TEST_F(EnclaveVmTest, EunmapLeafMakesThePluginUnreachable) {
+  std::array<uint8_t, 8> bytes = {7};
+  auto plugin = LoadPlugin(bytes);
+  const auto mr = machine_->SecsOf(plugin.secs)->mr_enclave;
+  auto host = LoadHost(Asm()
+                           .MovEaxImm(CONFIDE_ENCLU_EMAP)
+                           .MovRbxImm(plugin.secs)
+                           .MovRcxImm(kData)
+                           .Enclu()
+                           .MovEaxImm(CONFIDE_ENCLU_EUNMAP)
+                           .Enclu()  // RBX still names the plugin
+                           .MovRbxImm(kPluginBase)
+                           .LoadRdiFromRbx()
+                           .Eexit(),
+                       mr);
+  EnclaveRun run = RunHost(host);
+  EXPECT_EQ(run.end, RunEnd::kCrash);
+  EXPECT_TRUE(machine_->MapOf(host.secs)->plugins.empty());
+}
+
+TEST_F(EnclaveVmTest, EgetkeyLeafWritesTheKeyIntoTheEnclave) {
+  machine::KeyRequest request;
+  request.key_name = static_cast<uint16_t>(machine::KeyName::kSeal);
+  request.key_policy = machine::keypolicy::kMrSigner;
+  request.key_id[0] = 0x99;
+  const auto request_bytes = request.Serialize();
+  constexpr uint64_t kKeyAt = kData + 0x200;
+  auto host = LoadHost(Asm()
+                           .MovEaxImm(CONFIDE_ENCLU_EGETKEY)
+                           .MovRbxImm(kData)
+                           .MovRcxImm(kKeyAt)
+                           .Enclu()
+                           .MovRbxImm(kKeyAt)
+                           .LoadRdiFromRbx()  // the key's first 8 bytes
+                           .Eexit(),
+                       request_bytes);
+  EnclaveRun run = RunHost(host);
+  ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  // The same request on the model directly, inside the same enclave.
+  ASSERT_TRUE(machine_->Eenter(0, host.tcs[0]).ok());
+  auto key = machine_->Egetkey(0, request);
+  ASSERT_TRUE(machine_->Eexit(0).ok());
+  ASSERT_TRUE(key.ok()) << key.error().ToString();
+  EXPECT_EQ(run.status, LoadLe<uint64_t>(key->data()));
+  EXPECT_NE(run.status, 0u);
 }
 
 TEST(MonitorWithoutKvm, RefusesWithAClearMessage) {
