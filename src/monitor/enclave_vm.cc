@@ -174,6 +174,10 @@ StatusOr<std::optional<EnclaveRun>> EnclaveVm::Step(Session& s, const VmExit& ex
       return OnEnclu(s, ex->rip);
     }
   }
+  if (const auto* pf = std::get_if<PageFaultExit>(&exit);
+      pf && pf->user && !pf->present && s.InElrange(pf->addr) && s.options->page_in) {
+    return OnMissingPage(s, *pf);
+  }
   const Action action = HandleExit(exit);
   if (const auto* cow = std::get_if<CopyOnWriteAction>(&action)) {
     const auto& pf = std::get<PageFaultExit>(exit);
@@ -323,6 +327,29 @@ StatusOr<std::optional<EnclaveRun>> EnclaveVm::ResumeAfterEnclu(uint64_t rip, ui
   CONFIDE_ASSIGN_OR_RETURN(auto stack_flags, vm_->UserStackAndFlags());
   CONFIDE_RETURN_IF_ERROR(
       vm_->ReturnToUser(space_->cr3(), rip + kEncluBytes.size(), stack_flags.first, rax));
+  return std::nullopt;
+}
+
+StatusOr<std::optional<EnclaveRun>> EnclaveVm::OnMissingPage(Session& s, const PageFaultExit& pf) {
+  machine::Machine& m = monitor_.machine();
+  // As on SGX: the fault leaves the enclave by AEX, the OS loads the page
+  // (ELDU), the thread comes back by ERESUME.
+  CONFIDE_RETURN_IF_ERROR(m.Aex(s.core));
+  StatusOr<bool> loaded = s.options->page_in(pf.addr);
+  if (Status back = m.Eresume(s.core, s.tcs); !back.ok()) {
+    return tl::unexpected(back.error());
+  }
+  if (!loaded.ok() || !*loaded) {
+    return Abort(s, RunEnd::kCrash,
+                 fmt::format("#PF {} at {:#x} (not-present{}), rip {:#x}",
+                             pf.write ? "write" : (pf.fetch ? "fetch" : "read"), pf.addr,
+                             loaded.ok() ? "" : ": " + loaded.status().ToString(), pf.rip));
+  }
+  stats_.pages_loaded++;
+  CONFIDE_RETURN_IF_ERROR(Rebuild());
+  CONFIDE_ASSIGN_OR_RETURN(auto stack_flags, vm_->UserStackAndFlags());
+  CONFIDE_RETURN_IF_ERROR(
+      vm_->ReturnToUser(space_->cr3(), pf.rip, stack_flags.first, std::nullopt));
   return std::nullopt;
 }
 

@@ -17,6 +17,8 @@
 //   * a write to a plugin page: PIE copy-on-write on the model (AEX, EAUG,
 //     ERESUME, EACCEPTCOPY), the page tables are rebuilt and the write
 //     retried;
+//   * a fault on a page of ELRANGE that is not mapped: AEX, the pager
+//     (RunOptions::page_in: ELDU of an evicted page), ERESUME, retry;
 //   * any other fault, a halt, a triple fault: a crash, reported with the
 //     vector and address; the thread leaves by AEX;
 //   * the time limit: the vCPU is kicked out, the thread leaves by AEX.
@@ -66,6 +68,12 @@ struct RunOptions {
   std::function<StatusOr<machine::EpcPage>()> allocate_page;
   // Receives the enclave's log output instead of EnclaveRun::log.
   std::function<void(int fd, std::string_view text)> log;
+  // The OS's pager (e.g. platform's EPC driver): called, between AEX and
+  // ERESUME, for a fault on a page of the enclave that is not resident;
+  // returns true once it has loaded it back (ELDU), false if the enclave
+  // has no page there (the fault is then a crash). Without a pager such a
+  // fault is a crash.
+  std::function<StatusOr<bool>(uint64_t linaddr)> page_in;
 };
 
 class EnclaveVm {
@@ -105,6 +113,8 @@ class EnclaveVm {
   // Continues after the ENCLU at `rip` with RAX = `rax` (a leaf's result).
   StatusOr<std::optional<EnclaveRun>> ResumeAfterEnclu(uint64_t rip, uint64_t rax);
   StatusOr<std::optional<EnclaveRun>> OnWriteFault(Session& s, uint64_t linaddr, uint64_t rip);
+  // A not-present fault inside ELRANGE: the pager's turn.
+  StatusOr<std::optional<EnclaveRun>> OnMissingPage(Session& s, const PageFaultExit& pf);
   uint64_t ServiceOcall(Session& s, uint64_t nr, const std::array<uint64_t, 6>& args);
   // Leaves the enclave by AEX and ends the run with `end`.
   EnclaveRun Abort(Session& s, RunEnd end, std::string reason);

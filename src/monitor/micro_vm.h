@@ -110,8 +110,7 @@ class MicroVm {
   // `rip`/`rsp`, editing `regs` (to be set by the caller) and the stub's
   // frame. False if the guest is not paused in a stub about to return to
   // CPL3; the caller then switches modes itself.
-  bool ResumeThroughFrame(kvm_regs& regs, uint64_t rip, uint64_t rsp,
-                          std::optional<uint64_t> rax);
+  bool ResumeThroughFrame(kvm_regs& regs, uint64_t rip, uint64_t rsp, std::optional<uint64_t> rax);
 
   // Declaration order is destruction order reversed: the vCPU goes first,
   // the system region (borrowed by a KVM slot) last.

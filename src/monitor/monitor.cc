@@ -18,6 +18,7 @@ MonitorStats& MonitorStats::operator+=(const MonitorStats& o) {
   ocalls += o.ocalls;
   enclu_emulated += o.enclu_emulated;
   cow_pages += o.cow_pages;
+  pages_loaded += o.pages_loaded;
   address_spaces_built += o.address_spaces_built;
   entry_writes += o.entry_writes;
   recycles += o.recycles;

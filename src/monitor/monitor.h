@@ -62,6 +62,7 @@ struct MonitorStats {
   uint64_t ocalls = 0;
   uint64_t enclu_emulated = 0;  // ENCLU leaves executed on the model after #UD
   uint64_t cow_pages = 0;       // plugin pages copied on write
+  uint64_t pages_loaded = 0;    // evicted pages the pager loaded back on a fault
   uint64_t address_spaces_built = 0;
   uint64_t entry_writes = 0;  // page-table entries written for this VM
   uint64_t recycles = 0;      // drops of KVM's cached translations to reuse frames

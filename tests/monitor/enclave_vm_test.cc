@@ -397,6 +397,59 @@ TEST_F(EnclaveVmTest, EgetkeyLeafWritesTheKeyIntoTheEnclave) {
   EXPECT_NE(run.status, 0u);
 }
 
+// Evicts the host's data page (EBLOCK, ETRACK, EWB into a fresh VA page);
+// returns the blob and the VA page.
+std::pair<machine::EvictedPage, machine::EpcPage> EvictData(machine::Machine& m,
+                                                            const image::LoadedEnclave& host) {
+  const auto map = m.MapOf(host.secs).value();
+  machine::EpcPage data = 0;
+  for (const auto& [linaddr, page] : map.pages) {
+    if (linaddr == kData) data = page;
+  }
+  const machine::EpcPage va = m.FindFreePage().value();
+  EXPECT_TRUE(m.Epa(0, va).ok());
+  EXPECT_TRUE(m.Eblock(0, data).ok());
+  EXPECT_TRUE(m.Etrack(0, host.secs).ok());
+  auto blob = m.Ewb(0, data, va, 0);
+  EXPECT_TRUE(blob.ok()) << blob.error().ToString();
+  return {*blob, va};
+}
+
+TEST_F(EnclaveVmTest, TouchOfAnEvictedPageIsLoadedBackByThePager) {
+  const uint64_t value = 0x0123456789abcdef;
+  std::array<uint8_t, 8> data{};
+  StoreLe<uint64_t>(data.data(), value);
+  auto host = LoadHost(Asm().MovRbxImm(kData).LoadRdiFromRbx().Eexit(), data);
+  auto [blob, va] = EvictData(*machine_, host);
+  int calls = 0;
+  RunOptions options;
+  options.page_in = [&, blob = blob, va = va](uint64_t linaddr) -> StatusOr<bool> {
+    ++calls;
+    if (linaddr != kData) return false;
+    CONFIDE_ASSIGN_OR_RETURN(machine::EpcPage page, machine_->FindFreePage());
+    CONFIDE_RETURN_IF_ERROR(machine_->Eldu(0, blob, host.secs, page, va, 0));
+    return true;
+  };
+  EnclaveRun run = RunHost(host, options);
+  ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, value);  // the page came back with its bytes
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(last_stats_.pages_loaded, 1u);
+}
+
+TEST_F(EnclaveVmTest, EvictedPageWithoutAPagerOrAFailingOneIsACrash) {
+  auto host = LoadHost(Asm().MovRbxImm(kData).LoadRdiFromRbx().Eexit());
+  (void)EvictData(*machine_, host);
+  EnclaveRun run = RunHost(host);
+  EXPECT_EQ(run.end, RunEnd::kCrash);
+  EXPECT_THAT(run.reason, HasSubstr("not-present"));
+  RunOptions options;
+  options.page_in = [](uint64_t) -> StatusOr<bool> { return DataLossError("backing store lost"); };
+  run = RunHost(host, options);
+  EXPECT_EQ(run.end, RunEnd::kCrash);
+  EXPECT_THAT(run.reason, HasSubstr("backing store lost"));
+}
+
 TEST(MonitorWithoutKvm, RefusesWithAClearMessage) {
   machine::MachineConfig config;
   config.epc_pages = 16;
