@@ -50,6 +50,7 @@ fuzz: build-asan
 
 bench: build
 	./$(BUILD)/bench/bench_machine
+	./$(BUILD)/bench/bench_monitor
 
 # Reproduces the PIE and EnTurbo papers' figures on the machine model: CSVs,
 # PNG plots (gnuplot) and results/REPORT.md with ours beside the papers'.

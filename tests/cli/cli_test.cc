@@ -116,8 +116,8 @@ std::string KvmMissing() {
   return "";
 }
 
-#define REQUIRE_KVM()                                                          \
-  do {                                                                         \
+#define REQUIRE_KVM()                                                            \
+  do {                                                                           \
     if (const std::string why = KvmMissing(); !why.empty()) GTEST_SKIP() << why; \
   } while (0)
 

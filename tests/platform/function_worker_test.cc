@@ -390,8 +390,9 @@ TEST_F(FunctionWorkerChainTest, BothModesAgreeAndInSituCarriesNothing) {
 }
 
 TEST_F(FunctionWorkerChainTest, AFunctionMayAppearTwiceAndBinaryDataSurvives) {
-  auto id = Add("shift", "return function(s) return (s:gsub('.', function(c) "
-                         "return string.char((c:byte() + 1) % 256) end)) end");
+  auto id = Add("shift",
+                "return function(s) return (s:gsub('.', function(c) "
+                "return string.char((c:byte() + 1) % 256) end)) end");
   ASSERT_TRUE(id);
   const std::string input("\0\xfe\x01z", 4);
   for (ChainMode mode : {ChainMode::kInSitu, ChainMode::kTransfer}) {
