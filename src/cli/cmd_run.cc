@@ -2,7 +2,7 @@
 // run for real (KVM micro-VMs, platform/function_worker.h).
 //
 //   confide run --function f.lua [--runtime lua] --input FILE|- [--policy pie-cold|sgx1-cold]
-//               [--stats] [--heap BYTES] [--timeout MS]
+//               [--data FILE] [--stats] [--heap BYTES] [--timeout MS]
 //   confide chain f1.lua f2.lua ... --mode insitu|transfer --input FILE|-
 //               [--stats] [--heap BYTES] [--timeout MS]
 //
@@ -40,6 +40,7 @@ constexpr std::string_view kChainCmd = "chain";
 
 struct RunCommandOptions {
   std::string function;
+  std::string data;                // a data plugin's file, for confide run
   std::vector<std::string> chain;  // confide chain
   std::string mode;
   std::string runtime = "lua";
@@ -121,9 +122,18 @@ void Run(const RunCommandOptions& o) {
       ValueOrFail(kCmd, "--policy", platform::ParseRealStart(o.policy));
   std::vector<platform::FunctionId> ids;
   auto worker = StartWorker(kCmd, o, {o.function}, &ids);
+  platform::InvokeOptions options;
+  if (!o.data.empty()) {
+    if (start != platform::RealStart::kPieCold) {
+      Fail(kCmd, "--data needs --policy pie-cold (a data plugin is EMAPped)", 2);
+    }
+    const Bytes data = ReadFileOrFail(kCmd, o.data);
+    options.data = ValueOrFail(kCmd, o.data,
+                               worker->AddData(o.data.substr(o.data.find_last_of('/') + 1), data));
+  }
   const Bytes input = ReadInput(o.input);
   const platform::Invocation inv =
-      ValueOrFail(kCmd, "invoking the function", worker->Invoke(ids[0], start, input));
+      ValueOrFail(kCmd, "invoking the function", worker->Invoke(ids[0], start, input, options));
   Finish(kCmd, o.function.substr(o.function.find_last_of('/') + 1), inv, o.stats, *worker);
 }
 
@@ -152,6 +162,8 @@ void RegisterRunCommand(CLI::App& app) {
   cmd->add_option("--input", o->input, "Input file, or - for stdin")->required();
   cmd->add_option("--policy", o->policy, "Start policy: pie-cold or sgx1-cold")
       ->default_str("pie-cold");
+  cmd->add_option("--data", o->data,
+                  "A file mapped as a data plugin; the Lua function's second argument");
   cmd->add_flag("--stats", o->stats, "Print real and virtual time on stderr");
   cmd->add_option("--heap", o->heap, "Enclave heap in bytes (page multiple)")
       ->default_str("8388608");

@@ -133,6 +133,10 @@ struct confide_chain_step {
  * key_id): only enclaves of the same signer can open it. */
 #define CONFIDE_WINDOW_SEALED_INPUT 0x1ull
 #define CONFIDE_WINDOW_SEALED_OUTPUT 0x2ull
+/* A data plugin is mapped at the data slot. The host's word: if it lies, the
+ * enclave faults on the unmapped slot (a crash the host could cause anyway);
+ * what is there is checked by its header and was checked by EMAP. */
+#define CONFIDE_WINDOW_DATA_PLUGIN 0x4ull
 #define CONFIDE_SEAL_NONCE_BYTES 12
 #define CONFIDE_SEAL_TAG_BYTES 16
 

@@ -264,6 +264,7 @@ StatusOr<Invocation> FunctionWorker::Invoke(FunctionId id, RealStart start, Byte
   Request request;
   request.op = CONFIDE_OP_RUN;
   request.input = input;
+  if (data) request.flags |= CONFIDE_WINDOW_DATA_PLUGIN;
   if (start == RealStart::kPieCold) {
     // The images of this function's enclaves are laid out and signed once.
     std::vector<const Plugin*> plugins = {&runtime_, &f.plugin};

@@ -88,7 +88,8 @@ struct InvokeOptions {
   // compares it in the instruction): by default the plugin's own; a tenant
   // who pins another value gets SGX_INVALID_MEASUREMENT, never a run.
   std::optional<crypto::Sha256Digest> function_mrenclave;
-  // A data plugin (AddData) mapped at the data slot too (pie-cold only).
+  // A data plugin (AddData) mapped at the data slot too (pie-cold only);
+  // a Lua function gets it as its second argument (runtime/lua_runtime.c).
   std::optional<DataId> data;
 };
 

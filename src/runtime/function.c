@@ -19,3 +19,18 @@ int confide_reply(uint8_t** out, size_t* out_len, int status, const void* data, 
 int confide_reply_string(uint8_t** out, size_t* out_len, int status, const char* text) {
   return confide_reply(out, out_len, status, text, strlen(text));
 }
+
+static int g_data_mapped;
+
+void confide_set_data_plugin_mapped(int mapped) { g_data_mapped = mapped; }
+
+const struct confide_blob_header* confide_data_plugin(void) {
+  if (!g_data_mapped) return NULL;
+  const struct confide_blob_header* h =
+      (const struct confide_blob_header*)(uintptr_t)(CONFIDE_ENCLAVE_BASE + CONFIDE_DATA_SLOT);
+  if (h->magic != CONFIDE_DATA_MAGIC || h->length > CONFIDE_DATA_SLOT_SIZE - CONFIDE_BLOB_DATA ||
+      memchr(h->name, '\0', sizeof h->name) == NULL) {
+    return NULL;
+  }
+  return h;
+}

@@ -28,4 +28,11 @@ int confide_function(const uint8_t* in, size_t in_len, uint8_t** out, size_t* ou
 int confide_reply(uint8_t** out, size_t* out_len, int status, const void* data, size_t len);
 int confide_reply_string(uint8_t** out, size_t* out_len, int status, const char* text);
 
+// The data plugin of this request (its header; the bytes follow at
+// CONFIDE_BLOB_DATA), or NULL if none is mapped or the slot does not hold
+// a valid data blob. Valid during confide_function.
+const struct confide_blob_header* confide_data_plugin(void);
+// runtime.c, per request: whether the host says a data plugin is mapped.
+void confide_set_data_plugin_mapped(int mapped);
+
 #endif  // CONFIDE_RUNTIME_FUNCTION_H_

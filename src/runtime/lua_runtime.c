@@ -1,5 +1,8 @@
 // lua_runtime.c — confide_function for Lua 5.4: runs the function plugin's
-// Lua chunk on the input.
+// Lua chunk on the input. With a data plugin mapped, the function gets a
+// second argument: a table {name = ..., size = n, sub = f}, where
+// data.sub(i, j) (or data:sub(i, j)) returns bytes i..j of the data with
+// string.sub's rules, read in place from the plugin: no copy of the whole.
 //
 // The function's code lives in the function slot (image/enclave_abi.h): a
 // struct confide_blob_header at CONFIDE_ENCLAVE_BASE + CONFIDE_FUNCTION_SLOT,
@@ -60,6 +63,40 @@ static void open_libraries(lua_State* L) {
   lua_setglobal(L, "load");
 }
 
+// data.sub(i [, j]) with string.sub's index rules; the blob is upvalue 1.
+static int data_sub(lua_State* L) {
+  const struct confide_blob_header* blob = lua_touserdata(L, lua_upvalueindex(1));
+  if (lua_istable(L, 1)) lua_remove(L, 1);  // data:sub(...)
+  const lua_Integer n = (lua_Integer)blob->length;
+  lua_Integer i = luaL_optinteger(L, 1, 1);
+  lua_Integer j = luaL_optinteger(L, 2, -1);
+  if (i < 0) i = n + i + 1 > 1 ? n + i + 1 : 1;
+  if (i == 0) i = 1;
+  if (j < 0) j = n + j + 1;
+  if (j > n) j = n;
+  if (i > j) {
+    lua_pushliteral(L, "");
+  } else {
+    lua_pushlstring(L, (const char*)blob + CONFIDE_BLOB_DATA + (i - 1), (size_t)(j - i + 1));
+  }
+  return 1;
+}
+
+// Pushes the data argument: the table, or nothing if no data is mapped.
+static int push_data(lua_State* L) {
+  const struct confide_blob_header* blob = confide_data_plugin();
+  if (blob == NULL) return 0;
+  lua_createtable(L, 0, 3);
+  lua_pushstring(L, blob->name);
+  lua_setfield(L, -2, "name");
+  lua_pushinteger(L, (lua_Integer)blob->length);
+  lua_setfield(L, -2, "size");
+  lua_pushlightuserdata(L, (void*)blob);
+  lua_pushcclosure(L, data_sub, 1);
+  lua_setfield(L, -2, "sub");
+  return 1;
+}
+
 // Runs under lua_pcall, so that every error, also of opening the libraries
 // or running out of memory, ends as a message. Leaves the result string.
 static int run(lua_State* L) {
@@ -77,7 +114,7 @@ static int run(lua_State* L) {
     return luaL_error(L, "chunk returned %s, not a function", luaL_typename(L, -1));
   }
   lua_pushlstring(L, (const char*)inv->in, inv->in_len);
-  lua_call(L, 1, 1);
+  lua_call(L, 1 + push_data(L), 1);
   if (lua_type(L, -1) != LUA_TSTRING) {
     return luaL_error(L, "function returned %s, not a string", luaL_typename(L, -1));
   }

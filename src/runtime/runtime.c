@@ -59,7 +59,8 @@ static unsigned char g_at_random[16];
 // argv[0], NULL, envp: NULL, then the auxv pairs up to AT_NULL.
 static size_t g_initial_stack[3 + 2 * 6];
 
-static const struct confide_thread_info* g_info;  // this thread's, set at every entry
+static const struct confide_thread_info* g_info;
+extern int g_confide_data_mapped;  // function.c  // this thread's, set at every entry
 
 // Replaces *status and the output with `message` (a malloc()ed copy).
 static int fail(int status, const char* message, uint8_t** out, size_t* out_len) {
@@ -145,6 +146,7 @@ static int serve_request(void) {
   struct confide_request req;
   if (confide_window_check(&hdr, &req) != CONFIDE_STATUS_OK) return CONFIDE_STATUS_BAD_REQUEST;
   confide_libos_set_window(req.capacity);
+  confide_set_data_plugin_mapped((req.flags & CONFIDE_WINDOW_DATA_PLUGIN) != 0);
 
   uint8_t* in = malloc(req.input_len > 0 ? req.input_len : 1);
   if (in == NULL) return CONFIDE_STATUS_NO_MEMORY;

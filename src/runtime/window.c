@@ -10,7 +10,8 @@ int confide_window_check(const struct confide_window* hdr, struct confide_reques
       (hdr->op != CONFIDE_OP_RUN && hdr->op != CONFIDE_OP_CHAIN)) {
     return CONFIDE_STATUS_BAD_REQUEST;
   }
-  if ((hdr->flags & ~(CONFIDE_WINDOW_SEALED_INPUT | CONFIDE_WINDOW_SEALED_OUTPUT)) != 0) {
+  if ((hdr->flags & ~(CONFIDE_WINDOW_SEALED_INPUT | CONFIDE_WINDOW_SEALED_OUTPUT |
+                      CONFIDE_WINDOW_DATA_PLUGIN)) != 0) {
     return CONFIDE_STATUS_BAD_REQUEST;
   }
   if (hdr->capacity > CONFIDE_WINDOW_MAX_SIZE ||

@@ -421,6 +421,24 @@ TEST_F(CliTest, RunRejectsBadArguments) {
                 "unknown runtime \"python\"");
 }
 
+TEST_F(CliTest, RunMapsADataFileForTheFunction) {
+  REQUIRE_KVM();
+  const std::string f = Write(
+      "lookup.lua", Text("return function(key, data) for line in data.sub(1):gmatch('[^\\n]+') do "
+                         "local k, v = line:match('(%w+)=(%w+)') if k == key then return v end end "
+                         "return '?' end"));
+  const std::string table = Write("table.txt", Text("a=1\nb=22\nc=333\n"));
+  const std::string in = Write("key.txt", Text("b"));
+  Result r = Run({"run", "--function", f, "--data", table, "--input", in});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "22");
+  ExpectFailure(
+      Run({"run", "--function", f, "--data", table, "--input", in, "--policy", "sgx1-cold"}),
+      "--data needs --policy pie-cold");
+  ExpectFailure(Run({"run", "--function", f, "--data", dir_ + "/nope.bin", "--input", in}),
+                "nope.bin");
+}
+
 TEST_F(CliTest, ChainGivesTheSameOutputInBothModes) {
   REQUIRE_KVM();
   const std::string f1 = Write("c1.lua", Text(("return function(s) return s:upper() end")));

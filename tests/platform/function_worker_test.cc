@@ -437,8 +437,14 @@ TEST_F(FunctionWorkerChainTest, BadChainsAreRefused) {
 
 TEST_F(FunctionWorkerChainTest, DataPluginIsMappedOnlyUnderPie) {
   auto ok = Add("ok", "return function(s) return s end");
-  ASSERT_TRUE(ok);
-  const Bytes table(3 * 4096 + 17, 0x5a);
+  // The data as the function's second argument, read in place.
+  auto peek = Add("peek",
+                  "return function(s, d) if d == nil then return 'none' end "
+                  "return d.name .. ':' .. d.size .. ':' .. d:sub(1, 2) .. d.sub(-3) .. "
+                  "':' .. #d.sub(4097, 8192) end");
+  ASSERT_TRUE(ok && peek);
+  Bytes table(3 * 4096 + 17, 0x5a);
+  table[0] = 'A', table[1] = 'B', table[table.size() - 1] = 'Z';
   auto data = worker().AddData("table", table);
   ASSERT_TRUE(data.ok()) << data.error().ToString();
   InvokeOptions options;
@@ -447,6 +453,10 @@ TEST_F(FunctionWorkerChainTest, DataPluginIsMappedOnlyUnderPie) {
   ASSERT_TRUE(inv.ok()) << inv.error().ToString();
   EXPECT_TRUE(inv->ok()) << inv->Failure();
   EXPECT_EQ(CountOf(inv->counters, Instruction::kEmap), 3u);  // runtime, function, data
+  inv = InvokeRaw(*peek, RealStart::kPieCold, AsBytes(""), options);
+  ASSERT_TRUE(inv.ok()) << inv.error().ToString();
+  EXPECT_EQ(Text(inv->output), "table:12305:ABZZZ:4096") << inv->Failure();
+  EXPECT_EQ(Text(Run(*peek, RealStart::kPieCold, "").output), "none");
   EXPECT_EQ(InvokeRaw(*ok, RealStart::kSgx1Cold, AsBytes("d"), options).error().code,
             ErrorCode::kInvalidArgument);
   options.data = 777;

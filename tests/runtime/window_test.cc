@@ -50,8 +50,10 @@ TEST(WindowTest, RejectsBadHeaders) {
   w.op = 3;  // neither RUN nor CHAIN
   EXPECT_EQ(Check(w), CONFIDE_STATUS_BAD_REQUEST);
   w = Valid();
-  w.flags = 0x4;  // an unknown flag
+  w.flags = 0x8;  // an unknown flag
   EXPECT_EQ(Check(w), CONFIDE_STATUS_BAD_REQUEST);
+  w.flags = CONFIDE_WINDOW_SEALED_INPUT | CONFIDE_WINDOW_SEALED_OUTPUT | CONFIDE_WINDOW_DATA_PLUGIN;
+  EXPECT_EQ(Check(w), CONFIDE_STATUS_OK);
   w = Valid();
   w.capacity = CONFIDE_WINDOW_MAX_SIZE + CONFIDE_WINDOW_DATA;
   EXPECT_EQ(Check(w), CONFIDE_STATUS_BAD_REQUEST);
