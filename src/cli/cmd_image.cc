@@ -1,5 +1,7 @@
-// cmd_image.cc — `confide image measure` and `confide image sign`, and the
-// `image` subcommand that holds them (verify and inspect: cmd_inspect.cc).
+// cmd_image.cc — `confide image measure`, `confide image sign` and
+// `confide image build` (a Lua function as a signed plugin: a .enclave file,
+// image/plugin_image.h), and the `image` subcommand that holds them (verify
+// and inspect: cmd_inspect.cc).
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -12,6 +14,7 @@
 #include "cli/commands.h"
 #include "crypto/rsa.h"
 #include "image/manifest.h"
+#include "image/plugin_image.h"
 #include "image/sgxs.h"
 #include "image/signer.h"
 #include "machine/secs.h"
@@ -41,13 +44,16 @@ struct SignOptions {
   std::string in;
 };
 
+crypto::Rsa3072PrivateKey ReadKeyOrFail(std::string_view command, const std::string& path) {
+  const Bytes pem = ReadFileOrFail(command, path);
+  return ValueOrFail(command, path,
+                     crypto::Rsa3072PrivateKey::FromPem(
+                         std::string_view(reinterpret_cast<const char*>(pem.data()), pem.size())));
+}
+
 void RunSign(const SignOptions& o) {
   constexpr std::string_view kCmd = "image sign";
-  const Bytes pem = ReadFileOrFail(kCmd, o.key);
-  const crypto::Rsa3072PrivateKey key =
-      ValueOrFail(kCmd, o.key,
-                  crypto::Rsa3072PrivateKey::FromPem(
-                      std::string_view(reinterpret_cast<const char*>(pem.data()), pem.size())));
+  const crypto::Rsa3072PrivateKey key = ReadKeyOrFail(kCmd, o.key);
   const crypto::Sha256Digest mrenclave = MeasureSgxsFileOrFail(kCmd, o.in);
   image::Manifest manifest;
   if (!o.manifest.empty()) {
@@ -72,6 +78,35 @@ void RunSign(const SignOptions& o) {
                            ToHex(sig.enclave_hash), ToHex(sig.MrSigner()));
 }
 
+struct BuildOptions {
+  std::string lua;
+  std::string key;
+  std::string out;
+  std::string name;
+};
+
+void RunBuild(const BuildOptions& o) {
+  constexpr std::string_view kCmd = "image build";
+  if (!o.lua.ends_with(".lua")) {
+    Fail(kCmd,
+         fmt::format("{}: a function is a .lua file (Lua source returning a function)", o.lua), 2);
+  }
+  const crypto::Rsa3072PrivateKey key = ReadKeyOrFail(kCmd, o.key);
+  const Bytes source = ReadFileOrFail(kCmd, o.lua);
+  const std::string name = o.name.empty() ? o.lua.substr(o.lua.find_last_of('/') + 1) : o.name;
+  const image::SgxsImage img = ValueOrFail(kCmd, o.lua, image::LuaFunctionImage(name, source));
+  image::SigningParams p;
+  p.enclave_hash = image::MeasureSgxs(img);
+  p.attributes.flags = machine::attr::kMode64Bit;
+  p.attributes.xfrm = kDefaultXfrm;
+  const machine::Sigstruct sig = ValueOrFail(kCmd, "signing", image::SignEnclave(key, p));
+  const Bytes file = image::WriteEnclaveFile(img, sig);
+  OkOrFail(kCmd, o.out, WriteFileAtomically(o.out, file));
+  std::cout << fmt::format("wrote {} ({} bytes, {} pages)\nmrenclave {}\nmrsigner  {}\n", o.out,
+                           file.size(), img.pages.size(), ToHex(sig.enclave_hash),
+                           ToHex(sig.MrSigner()));
+}
+
 }  // namespace
 
 void RegisterImageCommands(CLI::App& app) {
@@ -93,6 +128,16 @@ void RegisterImageCommands(CLI::App& app) {
   sign->add_option("--date", sign_opts->date, "Signing date YYYYMMDD (default: today, UTC)");
   sign->add_option("IN", sign_opts->in, "The enclave, in SGXS format")->required();
   sign->callback([sign_opts] { RunSign(*sign_opts); });
+
+  auto build_opts = std::make_shared<BuildOptions>();
+  CLI::App* build = image->add_subcommand(
+      "build", "Build a Lua function into a signed plugin enclave (a .enclave file)");
+  build->add_option("--lua", build_opts->lua, "The function: Lua source returning a function")
+      ->required();
+  build->add_option("--key", build_opts->key, "RSA-3072 e=3 private key (PEM)")->required();
+  build->add_option("--out", build_opts->out, "Where to write the .enclave file")->required();
+  build->add_option("--name", build_opts->name, "The function's name (default: the file's)");
+  build->callback([build_opts] { RunBuild(*build_opts); });
 
   RegisterImageVerifyCommand(*image);
   RegisterImageInspectCommand(*image);

@@ -1,8 +1,12 @@
 // cmd_run.cc — `confide run` and `confide chain`: confidential functions,
 // run for real (KVM micro-VMs, platform/function_worker.h).
 //
-//   confide run --function f.lua [--runtime lua] --input FILE|- [--policy pie-cold|sgx1-cold]
-//               [--data FILE] [--stats] [--heap BYTES] [--timeout MS]
+//   confide run --function f.lua|f.enclave [--runtime lua] --input FILE|-
+//               [--policy pie-cold|sgx1-cold] [--data FILE] [--mrenclave HEX]
+//               [--stats] [--heap BYTES] [--timeout MS]
+//
+// A .enclave file is a function built and signed by `confide image build`;
+// --mrenclave pins the function's measurement (a mismatch never runs).
 //   confide chain f1.lua f2.lua ... --mode insitu|transfer --input FILE|-
 //               [--stats] [--heap BYTES] [--timeout MS]
 //
@@ -29,6 +33,7 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "image/enclave_abi.h"
+#include "image/plugin_image.h"
 #include "platform/function_worker.h"
 #include "runtime/embedded.h"
 
@@ -41,6 +46,7 @@ constexpr std::string_view kChainCmd = "chain";
 struct RunCommandOptions {
   std::string function;
   std::string data;                // a data plugin's file, for confide run
+  std::string mrenclave;           // the function's pinned MRENCLAVE (hex), for confide run
   std::vector<std::string> chain;  // confide chain
   std::string mode;
   std::string runtime = "lua";
@@ -83,9 +89,12 @@ std::unique_ptr<platform::FunctionWorker> StartWorker(std::string_view cmd,
   }
   std::vector<Bytes> sources;
   for (const std::string& file : files) {
-    if (!file.ends_with(".lua")) {
+    if (!file.ends_with(".lua") && !file.ends_with(".enclave")) {
       Fail(cmd,
-           fmt::format("{}: a function is a .lua file (Lua source returning a function)", file), 2);
+           fmt::format("{}: a function is a .lua file (Lua source returning a function) or a "
+                       ".enclave file (confide image build)",
+                       file),
+           2);
     }
     sources.push_back(ReadFileOrFail(cmd, file));
   }
@@ -97,6 +106,12 @@ std::unique_ptr<platform::FunctionWorker> StartWorker(std::string_view cmd,
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string name = files[i].substr(files[i].find_last_of('/') + 1);
     const Bytes& source = sources[i];
+    if (files[i].ends_with(".enclave")) {
+      image::EnclaveFile f = ValueOrFail(cmd, files[i], image::ReadEnclaveFile(source));
+      ids->push_back(ValueOrFail(cmd, files[i],
+                                 worker->AddFunctionImage(name, std::move(f.image), f.sigstruct)));
+      continue;
+    }
     ids->push_back(ValueOrFail(
         cmd, files[i],
         worker->AddLuaFunction(
@@ -123,6 +138,13 @@ void Run(const RunCommandOptions& o) {
   std::vector<platform::FunctionId> ids;
   auto worker = StartWorker(kCmd, o, {o.function}, &ids);
   platform::InvokeOptions options;
+  if (!o.mrenclave.empty()) {
+    const Bytes pin = ValueOrFail(kCmd, "--mrenclave", FromHex(o.mrenclave));
+    if (pin.size() != 32) Fail(kCmd, "--mrenclave: 64 hex digits (a SHA-256)", 2);
+    crypto::Sha256Digest digest{};
+    std::copy(pin.begin(), pin.end(), digest.begin());
+    options.function_mrenclave = digest;
+  }
   if (!o.data.empty()) {
     if (start != platform::RealStart::kPieCold) {
       Fail(kCmd, "--data needs --policy pie-cold (a data plugin is EMAPped)", 2);
@@ -157,7 +179,11 @@ void Chain(const RunCommandOptions& o) {
 void RegisterRunCommand(CLI::App& app) {
   auto o = std::make_shared<RunCommandOptions>();
   CLI::App* cmd = app.add_subcommand("run", "Run a function in an enclave, for real (KVM)");
-  cmd->add_option("--function", o->function, "The function: a .lua file")->required();
+  cmd->add_option("--function", o->function,
+                  "The function: a .lua file, or a .enclave file from confide image build")
+      ->required();
+  cmd->add_option("--mrenclave", o->mrenclave,
+                  "Run only if the function's MRENCLAVE is this (64 hex digits)");
   cmd->add_option("--runtime", o->runtime, "The language runtime plugin")->default_str("lua");
   cmd->add_option("--input", o->input, "Input file, or - for stdin")->required();
   cmd->add_option("--policy", o->policy, "Start policy: pie-cold or sgx1-cold")
@@ -175,7 +201,7 @@ void RegisterChainCommand(CLI::App& app) {
   auto o = std::make_shared<RunCommandOptions>();
   CLI::App* cmd = app.add_subcommand(
       "chain", "Run functions in a chain, each one's output the next one's input (KVM)");
-  cmd->add_option("functions", o->chain, "The functions, in order: .lua files")
+  cmd->add_option("functions", o->chain, "The functions, in order: .lua or .enclave files")
       ->required()
       ->expected(1, CONFIDE_MAX_PLUGINS - 1);
   cmd->add_option("--mode", o->mode, "insitu (one enclave, PIE) or transfer (sealed hand-off)")

@@ -9,6 +9,7 @@
 #include "crypto/random.h"
 #include "image/enclave_abi.h"
 #include "image/layout.h"
+#include "image/plugin_image.h"
 #include "image/sgxs.h"
 #include "image/signer.h"
 #include "machine/secs.h"
@@ -22,35 +23,6 @@ using machine::SecInfo;
 
 constexpr machine::CoreId kCore = 0;
 constexpr uint64_t kPage = 4096;
-
-image::SgxsPage MakePage(uint64_t offset, PageType type, uint64_t perms) {
-  image::SgxsPage p;
-  p.offset = offset;
-  p.secinfo = SecInfo::Make(type, perms);
-  p.measured_chunks = image::kAllChunks;
-  return p;
-}
-
-// A function or data plugin's pages: the header page, then the bytes.
-image::SgxsImage BlobImage(uint64_t magic, uint64_t kind, const std::string& name, ByteSpan bytes,
-                           PageType type) {
-  image::SgxsImage img;
-  image::SgxsPage header = MakePage(0, type, machine::secinfo::kR);
-  confide_blob_header h{};
-  h.magic = magic;
-  h.length = bytes.size();
-  h.kind = kind;
-  std::memcpy(h.name, name.data(), std::min(name.size(), sizeof h.name - 1));
-  std::memcpy(header.data.data(), &h, sizeof h);
-  img.pages.push_back(header);
-  for (uint64_t off = 0; off < bytes.size(); off += kPage) {
-    image::SgxsPage p = MakePage(CONFIDE_BLOB_DATA + off, type, machine::secinfo::kR);
-    std::memcpy(p.data.data(), bytes.data() + off, std::min<uint64_t>(kPage, bytes.size() - off));
-    img.pages.push_back(p);
-  }
-  img.size = std::bit_ceil(std::max<uint64_t>(img.pages.size() * kPage, 2 * kPage));
-  return img;
-}
 
 }  // namespace
 
@@ -159,30 +131,33 @@ StatusOr<FunctionWorker::Plugin> FunctionWorker::LoadPlugin(image::SgxsImage img
 }
 
 StatusOr<FunctionId> FunctionWorker::AddLuaFunction(std::string name, std::string_view source) {
-  if (source.empty()) return InvalidArgumentError(fmt::format("function {}: empty source", name));
-  if (source.size() > CONFIDE_FUNCTION_SLOT_SIZE / 2) {
-    return InvalidArgumentError(
-        fmt::format("function {}: {} bytes of source is more than the {} allowed", name,
-                    source.size(), CONFIDE_FUNCTION_SLOT_SIZE / 2));
-  }
-  ByteSpan bytes(reinterpret_cast<const uint8_t*>(source.data()), source.size());
-  image::SgxsImage img =
-      BlobImage(CONFIDE_FUNCTION_MAGIC, CONFIDE_FUNCTION_LUA_SOURCE, name, bytes, PageType::kSreg);
+  CONFIDE_ASSIGN_OR_RETURN(
+      image::SgxsImage img,
+      image::LuaFunctionImage(
+          name, ByteSpan(reinterpret_cast<const uint8_t*>(source.data()), source.size())));
+  CONFIDE_ASSIGN_OR_RETURN(Prepared prepared, Prepare(std::move(img)));
+  return AddPrepared(std::move(name), std::move(prepared));
+}
+
+StatusOr<FunctionId> FunctionWorker::AddFunctionImage(std::string name, image::SgxsImage img,
+                                                      const machine::Sigstruct& sigstruct) {
+  CONFIDE_RETURN_IF_ERROR(image::CheckFunctionImage(img));
+  return AddPrepared(std::move(name), Prepared{std::move(img), sigstruct});
+}
+
+StatusOr<FunctionId> FunctionWorker::AddPrepared(std::string name, Prepared prepared) {
   Function f;
   f.name = std::move(name);
-  CONFIDE_ASSIGN_OR_RETURN(
-      f.plugin, LoadPlugin(std::move(img), CONFIDE_ENCLAVE_BASE + CONFIDE_FUNCTION_SLOT));
+  f.plugin.mrenclave = image::MeasureSgxs(prepared.image);
+  CONFIDE_ASSIGN_OR_RETURN(f.plugin.loaded,
+                           LoadPrepared(prepared, CONFIDE_ENCLAVE_BASE + CONFIDE_FUNCTION_SLOT));
+  f.plugin.image = std::move(prepared.image);
   functions_.push_back(std::move(f));
   return static_cast<FunctionId>(functions_.size() - 1);
 }
 
 StatusOr<DataId> FunctionWorker::AddData(std::string name, ByteSpan bytes) {
-  if (bytes.size() > CONFIDE_DATA_SLOT_SIZE - CONFIDE_BLOB_DATA) {
-    return InvalidArgumentError(fmt::format("data {}: {} bytes is more than the {} the slot holds",
-                                            name, bytes.size(),
-                                            CONFIDE_DATA_SLOT_SIZE - CONFIDE_BLOB_DATA));
-  }
-  image::SgxsImage img = BlobImage(CONFIDE_DATA_MAGIC, 0, name, bytes, PageType::kSreg);
+  CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage img, image::DataImage(name, bytes));
   CONFIDE_ASSIGN_OR_RETURN(Plugin p,
                            LoadPlugin(std::move(img), CONFIDE_ENCLAVE_BASE + CONFIDE_DATA_SLOT));
   data_.push_back(std::move(p));

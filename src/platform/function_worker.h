@@ -125,6 +125,11 @@ class FunctionWorker {
   // A Lua function (source text that returns a function) as a plugin.
   // InvalidArgumentError if it is empty or larger than the function slot.
   StatusOr<FunctionId> AddLuaFunction(std::string name, std::string_view source);
+  // A function plugin built and signed elsewhere (`confide image build`, a
+  // .enclave file: image/plugin_image.h). InvalidArgumentError unless it is
+  // a Lua function plugin; EINIT's error if the SIGSTRUCT does not sign it.
+  StatusOr<FunctionId> AddFunctionImage(std::string name, image::SgxsImage image,
+                                        const machine::Sigstruct& sigstruct);
 
   // One invocation. Errors are the worker's own failures (KVM, the model);
   // what the function does (errors, crashes, timeouts) is in the Invocation.
@@ -175,6 +180,7 @@ class FunctionWorker {
   using Emapping = std::pair<const Plugin*, crypto::Sha256Digest>;
   FunctionWorker(const FunctionWorkerConfig& config) : config_(config) {}
   StatusOr<Plugin> LoadPlugin(image::SgxsImage image, uint64_t base);
+  StatusOr<FunctionId> AddPrepared(std::string name, Prepared prepared);
   StatusOr<Prepared> Prepare(image::SgxsImage image);
   StatusOr<image::LoadedEnclave> LoadPrepared(const Prepared& p, uint64_t base);
   // The signed image of a PIE host that may map `plugins` (in this order:

@@ -439,6 +439,37 @@ TEST_F(CliTest, RunMapsADataFileForTheFunction) {
                 "nope.bin");
 }
 
+TEST_F(CliTest, ImageBuildWritesAnEnclaveFileThatRunsAndCanBePinned) {
+  const std::string f = Write("shout.lua", Text("return function(s) return s:upper() .. '!' end"));
+  const std::string out = dir_ + "/shout.enclave";
+  Result built = Run({"image", "build", "--lua", f, "--key", key_, "--out", out});
+  ASSERT_EQ(built.code, 0) << built.err;
+  EXPECT_THAT(built.out, HasSubstr("mrenclave "));
+  const std::string mr = built.out.substr(built.out.find("mrenclave ") + 10, 64);
+  ExpectFailure(Run({"image", "build", "--lua", dir_ + "/none.lua", "--key", key_, "--out", out}),
+                "none.lua");
+  ExpectFailure(Run({"image", "build", "--lua", f, "--key", dir_ + "/nokey.pem", "--out", out}),
+                "nokey.pem");
+  REQUIRE_KVM();
+  const std::string in = Write("in.txt", Text("hi"));
+  Result r = Run({"run", "--function", out, "--input", in, "--mrenclave", mr});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "HI!");
+  std::string wrong = mr;
+  wrong[0] = wrong[0] == '0' ? '1' : '0';
+  for (const char* policy : {"pie-cold", "sgx1-cold"}) {
+    ExpectFailure(
+        Run({"run", "--function", out, "--input", in, "--mrenclave", wrong, "--policy", policy}),
+        "SGX_INVALID_MEASUREMENT");
+  }
+  Bytes tampered = ReadFile(out).value();
+  tampered[tampered.size() / 2] ^= 1;
+  const std::string bad = Write("bad.enclave", tampered);
+  Result refused = Run({"run", "--function", bad, "--input", in});
+  EXPECT_NE(refused.code, 0);
+  EXPECT_THAT(refused.err, HasSubstr("bad.enclave"));
+}
+
 TEST_F(CliTest, ChainGivesTheSameOutputInBothModes) {
   REQUIRE_KVM();
   const std::string f1 = Write("c1.lua", Text(("return function(s) return s:upper() end")));

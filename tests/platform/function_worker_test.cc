@@ -32,9 +32,12 @@
 #include <vector>
 
 #include "image/enclave_abi.h"
+#include "image/plugin_image.h"
+#include "image/signer.h"
 #include "machine/instruction.h"
 #include "machine/secs.h"
 #include "runtime/embedded.h"
+#include "tests/support/test_key.h"
 
 namespace confide::platform {
 namespace {
@@ -328,6 +331,33 @@ TEST_F(FunctionWorkerLuaTest, BothPoliciesAgreeAndPieColdMapsInsteadOfAdding) {
       << runtime_pages << " pages, function plugin " << function_pages;
   EXPECT_LT(pie.counters.events.chunks_measured, sgx1.counters.events.chunks_measured);
   EXPECT_EQ(pie.counters.events.pages_added, pie_eadd);
+}
+
+TEST_F(FunctionWorkerLuaTest, FunctionImagesBuiltElsewhereRunOrAreRefused) {
+  const std::string source = "return function(s) return '[' .. s .. ']' end";
+  auto img = image::LuaFunctionImage("outside.lua", AsBytes(source));
+  ASSERT_TRUE(img.ok());
+  image::SigningParams p;
+  p.enclave_hash = image::MeasureSgxs(*img);
+  p.attributes = {machine::attr::kMode64Bit, 0x3};
+  auto sig = image::SignEnclave(testing::TestSigningKey(), p);
+  ASSERT_TRUE(sig.ok());
+  auto id = worker().AddFunctionImage("outside.lua", *img, *sig);
+  ASSERT_TRUE(id.ok()) << id.error().ToString();
+  EXPECT_EQ(RunBoth(*id, "x"), "[x]");
+  EXPECT_EQ(worker().function_mrenclave(*id), p.enclave_hash);
+
+  // Not a function: refused before anything is loaded.
+  auto data = image::DataImage("d", AsBytes("table"));
+  EXPECT_EQ(worker().AddFunctionImage("d", *data, *sig).error().code, ErrorCode::kInvalidArgument);
+  // A SIGSTRUCT of another image: EINIT refuses it, the EPC is untouched.
+  const uint32_t used = UsedEpcPages(worker().machine());
+  auto other = image::LuaFunctionImage("other.lua", AsBytes(source));
+  auto refused = worker().AddFunctionImage("other.lua", *other, *sig);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(IsSgxError(refused.status(), SgxError::kInvalidMeasurement))
+      << refused.error().ToString();
+  EXPECT_EQ(UsedEpcPages(worker().machine()), used);
 }
 
 TEST_F(FunctionWorkerLuaTest, EmptySourceIsInvalidArgument) {

@@ -12,6 +12,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+
 namespace {
 
 struct RunResult {
@@ -46,8 +49,20 @@ RunResult Runner(const std::vector<std::string>& args) {
   return r;
 }
 
+// Files go to a directory of this process's own: ctest runs each test as a
+// process of its own, in parallel, and the names (function.lua) are shared.
 std::string WriteTemp(const std::string& name, const std::string& contents) {
-  std::string path = ::testing::TempDir() + "/" + name;
+  struct OwnDir {
+    std::string path = ::testing::TempDir() + "/confide_runtime_test.XXXXXX";
+    bool made = ::mkdtemp(path.data()) != nullptr;
+    ~OwnDir() {
+      std::error_code ec;
+      if (made) std::filesystem::remove_all(path, ec);
+    }
+  };
+  static const OwnDir dir;
+  EXPECT_TRUE(dir.made) << "mkdtemp in " << ::testing::TempDir();
+  std::string path = dir.path + "/" + name;
   std::ofstream(path, std::ios::binary) << contents;
   return path;
 }
