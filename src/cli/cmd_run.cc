@@ -8,7 +8,7 @@
 // A .enclave file is a function built and signed by `confide image build`;
 // --mrenclave pins the function's measurement (a mismatch never runs).
 //   confide chain f1.lua f2.lua ... --mode insitu|transfer --input FILE|-
-//               [--stats] [--heap BYTES] [--timeout MS]
+//               [--data FILE] [--stats] [--heap BYTES] [--timeout MS]
 //
 // A chain feeds each function's output to the next; both modes print the
 // same output (transfer: one enclave per function, sealed hand-off through
@@ -25,6 +25,7 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -120,6 +121,13 @@ std::unique_ptr<platform::FunctionWorker> StartWorker(std::string_view cmd,
   return worker;
 }
 
+// The file at `path` as a data plugin of `worker`.
+platform::DataId AddDataOrFail(std::string_view cmd, const std::string& path,
+                               platform::FunctionWorker& worker) {
+  const Bytes data = ReadFileOrFail(cmd, path);
+  return ValueOrFail(cmd, path, worker.AddData(path.substr(path.find_last_of('/') + 1), data));
+}
+
 // The end of both commands: the log to stderr, stats, then the output or
 // the failure.
 void Finish(std::string_view cmd, std::string_view what, const platform::Invocation& inv,
@@ -149,9 +157,7 @@ void Run(const RunCommandOptions& o) {
     if (start != platform::RealStart::kPieCold) {
       Fail(kCmd, "--data needs --policy pie-cold (a data plugin is EMAPped)", 2);
     }
-    const Bytes data = ReadFileOrFail(kCmd, o.data);
-    options.data = ValueOrFail(kCmd, o.data,
-                               worker->AddData(o.data.substr(o.data.find_last_of('/') + 1), data));
+    options.data = AddDataOrFail(kCmd, o.data, *worker);
   }
   const Bytes input = ReadInput(o.input);
   const platform::Invocation inv =
@@ -164,9 +170,11 @@ void Chain(const RunCommandOptions& o) {
       ValueOrFail(kChainCmd, "--mode", platform::ParseChainMode(o.mode));
   std::vector<platform::FunctionId> ids;
   auto worker = StartWorker(kChainCmd, o, o.chain, &ids);
+  std::optional<platform::DataId> data;
+  if (!o.data.empty()) data = AddDataOrFail(kChainCmd, o.data, *worker);
   const Bytes input = ReadInput(o.input);
   const platform::ChainRun run =
-      ValueOrFail(kChainCmd, "running the chain", worker->InvokeChain(ids, mode, input));
+      ValueOrFail(kChainCmd, "running the chain", worker->InvokeChain(ids, mode, input, data));
   if (o.stats) {
     std::cerr << fmt::format("chain ({}): {} enclaves, {} data bytes carried by the host\n",
                              platform::ChainModeName(mode), run.enclaves, run.bytes_through_host);
@@ -203,9 +211,10 @@ void RegisterChainCommand(CLI::App& app) {
       "chain", "Run functions in a chain, each one's output the next one's input (KVM)");
   cmd->add_option("functions", o->chain, "The functions, in order: .lua or .enclave files")
       ->required()
-      ->expected(1, CONFIDE_MAX_PLUGINS - 1);
+      ->expected(1, CONFIDE_MAX_PLUGINS - 2);
   cmd->add_option("--mode", o->mode, "insitu (one enclave, PIE) or transfer (sealed hand-off)")
       ->required();
+  cmd->add_option("--data", o->data, "A file mapped as a data plugin for every function");
   cmd->add_option("--input", o->input, "Input file, or - for stdin")->required();
   cmd->add_flag("--stats", o->stats, "Print real and virtual time on stderr");
   cmd->add_option("--heap", o->heap, "Enclave heap in bytes (page multiple)")

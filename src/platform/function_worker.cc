@@ -284,15 +284,23 @@ StatusOr<const FunctionWorker::Prepared*> FunctionWorker::PieHost(
 }
 
 StatusOr<ChainRun> FunctionWorker::InvokeChain(std::span<const FunctionId> chain, ChainMode mode,
-                                               ByteSpan input) {
+                                               ByteSpan input, std::optional<DataId> data_id) {
   if (chain.empty()) return InvalidArgumentError("a chain needs at least one function");
-  if (chain.size() + 1 > CONFIDE_MAX_PLUGINS) {
+  // The host's plugin table holds the runtime, the functions and a data plugin.
+  if (chain.size() + 2 > CONFIDE_MAX_PLUGINS) {
     return InvalidArgumentError(fmt::format("a chain of {} functions is longer than the {} allowed",
-                                            chain.size(), CONFIDE_MAX_PLUGINS - 1));
+                                            chain.size(), CONFIDE_MAX_PLUGINS - 2));
   }
   for (FunctionId id : chain) {
     if (id >= functions_.size()) return NotFoundError(fmt::format("no function {}", id));
   }
+  if (data_id && *data_id >= data_.size()) {
+    return NotFoundError(fmt::format("no data plugin {}", *data_id));
+  }
+  // The data plugin, if any, is mapped in every host of the chain, for
+  // every step: the steps read it in place.
+  const Plugin* data = data_id ? &data_[*data_id] : nullptr;
+  const uint64_t data_flag = data ? CONFIDE_WINDOW_DATA_PLUGIN : 0;
   ChainRun out;
   Request request;
   request.input = input;
@@ -316,9 +324,14 @@ StatusOr<ChainRun> FunctionWorker::InvokeChain(std::span<const FunctionId> chain
       request.steps.push_back(
           {p->loaded.secs, static_cast<uint64_t>(std::distance(plugins.begin(), at))});
     }
+    std::vector<Emapping> emap = {{&runtime_, runtime_.mrenclave}};
+    if (data) {
+      plugins.push_back(data);
+      emap.push_back({data, data->mrenclave});
+      request.flags |= data_flag;
+    }
     CONFIDE_ASSIGN_OR_RETURN(const Prepared* host, PieHost(plugins));
-    CONFIDE_ASSIGN_OR_RETURN(out.result,
-                             RunEnclave(*host, {{&runtime_, runtime_.mrenclave}}, request));
+    CONFIDE_ASSIGN_OR_RETURN(out.result, RunEnclave(*host, emap, request));
     out.enclaves = 1;
     return out;
   }
@@ -334,13 +347,16 @@ StatusOr<ChainRun> FunctionWorker::InvokeChain(std::span<const FunctionId> chain
     Function& f = functions_[chain[i]];
     request.op = CONFIDE_OP_RUN;
     request.flags = (i > 0 ? CONFIDE_WINDOW_SEALED_INPUT : 0) |
-                    (i + 1 < chain.size() ? CONFIDE_WINDOW_SEALED_OUTPUT : 0);
+                    (i + 1 < chain.size() ? CONFIDE_WINDOW_SEALED_OUTPUT : 0) | data_flag;
     request.input = carried;
-    CONFIDE_ASSIGN_OR_RETURN(const Prepared* host, PieHost({&runtime_, &f.plugin}));
-    CONFIDE_ASSIGN_OR_RETURN(
-        Invocation step,
-        RunEnclave(*host, {{&runtime_, runtime_.mrenclave}, {&f.plugin, f.plugin.mrenclave}},
-                   request));
+    std::vector<const Plugin*> plugins = {&runtime_, &f.plugin};
+    std::vector<Emapping> emap = {{&runtime_, runtime_.mrenclave}, {&f.plugin, f.plugin.mrenclave}};
+    if (data) {
+      plugins.push_back(data);
+      emap.push_back({data, data->mrenclave});
+    }
+    CONFIDE_ASSIGN_OR_RETURN(const Prepared* host, PieHost(plugins));
+    CONFIDE_ASSIGN_OR_RETURN(Invocation step, RunEnclave(*host, emap, request));
     out.enclaves++;
     const bool last = i + 1 == chain.size() || !step.ok();
     if (!last) out.bytes_through_host += step.output.size();

@@ -141,9 +141,11 @@ class FunctionWorker {
   // InvalidArgumentError if larger than the data slot.
   StatusOr<DataId> AddData(std::string name, ByteSpan bytes);
 
-  // Runs `chain` (1 .. CONFIDE_MAX_PLUGINS - 1 functions) on `input`, each
-  // function's output the next one's input. Both modes give the same output.
-  StatusOr<ChainRun> InvokeChain(std::span<const FunctionId> chain, ChainMode mode, ByteSpan input);
+  // Runs `chain` (1 .. CONFIDE_MAX_PLUGINS - 2 functions) on `input`, each
+  // function's output the next one's input; `data`, if given, is mapped for
+  // every step. Both modes give the same output.
+  StatusOr<ChainRun> InvokeChain(std::span<const FunctionId> chain, ChainMode mode, ByteSpan input,
+                                 std::optional<DataId> data = std::nullopt);
 
   machine::Machine& machine() { return *machine_; }
   monitor::Monitor& monitor() { return *monitor_; }

@@ -450,6 +450,26 @@ TEST_F(FunctionWorkerChainTest, AFailingStepEndsTheChainWithItsMessage) {
   EXPECT_EQ(Text(after.result.output), "still works");
 }
 
+TEST_F(FunctionWorkerChainTest, EveryStepOfAChainSeesTheDataPlugin) {
+  // Step 1 looks the key up in the data, step 2 appends the data's size.
+  auto lookup = Add("lookup", "return function(k, d) return d:sub(1):match(k .. '=(%w+)') end");
+  auto size = Add("size", "return function(v, d) return v .. '/' .. d.size end");
+  ASSERT_TRUE(lookup && size);
+  auto data = worker().AddData("kv", AsBytes("a=1\nb=two\n"));
+  ASSERT_TRUE(data.ok());
+  const std::vector<FunctionId> chain = {*lookup, *size};
+  for (ChainMode mode : {ChainMode::kInSitu, ChainMode::kTransfer}) {
+    const uint32_t used = UsedEpcPages(worker().machine());
+    auto run = worker().InvokeChain(chain, mode, AsBytes("b"), *data);
+    ASSERT_TRUE(run.ok()) << run.error().ToString();
+    EXPECT_TRUE(run->result.ok()) << ChainModeName(mode) << ": " << run->result.Failure();
+    EXPECT_EQ(Text(run->result.output), "two/10") << ChainModeName(mode);
+    EXPECT_EQ(UsedEpcPages(worker().machine()), used);
+  }
+  EXPECT_EQ(worker().InvokeChain(chain, ChainMode::kInSitu, {}, 999).error().code,
+            ErrorCode::kNotFound);
+}
+
 TEST_F(FunctionWorkerChainTest, BadChainsAreRefused) {
   auto ok = Add("ok", "return function(s) return s end");
   ASSERT_TRUE(ok);
