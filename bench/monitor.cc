@@ -67,7 +67,7 @@ using platform::FunctionId;
 using platform::FunctionWorker;
 using platform::FunctionWorkerConfig;
 using platform::Invocation;
-using platform::RealStart;
+
 using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kMiB = uint64_t{1} << 20;
@@ -239,7 +239,7 @@ class PoolDrain {
   std::vector<std::unique_ptr<monitor::EnclaveVm>> held_;
 };
 
-Invocation InvokeOk(FunctionWorker& w, FunctionId f, RealStart start, ByteSpan input,
+Invocation InvokeOk(FunctionWorker& w, FunctionId f, std::string_view start, ByteSpan input,
                     const platform::InvokeOptions& options, std::string_view expected,
                     const std::string& what) {
   Invocation inv = Check(w.Invoke(f, start, input, options), what);
@@ -364,25 +364,21 @@ void BenchColdStart(const Sizes& z, const std::string& source_path) {
   std::vector<Variant> v(8);
   v[0].name = "pie-cold, pool";
   v[0].run = [&] {
-    v[0].Note(InvokeOk(*pooled, fp, RealStart::kPieCold, input, with_data, kOutput, v[0].name));
+    v[0].Note(InvokeOk(*pooled, fp, "pie-cold", input, with_data, kOutput, v[0].name));
   };
   v[1].name = "sgx1-cold, pool";
-  v[1].run = [&] {
-    v[1].Note(InvokeOk(*pooled, fp, RealStart::kSgx1Cold, input, {}, kOutput, v[1].name));
-  };
+  v[1].run = [&] { v[1].Note(InvokeOk(*pooled, fp, "sgx1-cold", input, {}, kOutput, v[1].name)); };
   v[2].name = "pie-cold without data plugin, pool";
-  v[2].run = [&] {
-    v[2].Note(InvokeOk(*pooled, fp, RealStart::kPieCold, input, {}, kOutput, v[2].name));
-  };
+  v[2].run = [&] { v[2].Note(InvokeOk(*pooled, fp, "pie-cold", input, {}, kOutput, v[2].name)); };
   v[3].name = "pie-cold, no pool";
   v[3].run = [&] {
     drain.Drain();
-    v[3].Note(InvokeOk(*bare, fb, RealStart::kPieCold, input, bare_data, kOutput, v[3].name));
+    v[3].Note(InvokeOk(*bare, fb, "pie-cold", input, bare_data, kOutput, v[3].name));
   };
   v[4].name = "sgx1-cold, no pool";
   v[4].run = [&] {
     drain.Drain();
-    v[4].Note(InvokeOk(*bare, fb, RealStart::kSgx1Cold, input, {}, kOutput, v[4].name));
+    v[4].Note(InvokeOk(*bare, fb, "sgx1-cold", input, {}, kOutput, v[4].name));
   };
   Stat spawn;
   v[5].name = "fork+exec lua_baseline";
@@ -394,12 +390,11 @@ void BenchColdStart(const Sizes& z, const std::string& source_path) {
   };
   v[6].name = "pie-cold, pool, heap 1 MiB";
   v[6].run = [&] {
-    v[6].Note(
-        InvokeOk(*small_heap, fs, RealStart::kPieCold, input, small_data, kOutput, v[6].name));
+    v[6].Note(InvokeOk(*small_heap, fs, "pie-cold", input, small_data, kOutput, v[6].name));
   };
   v[7].name = "sgx1-cold, pool, heap 1 MiB";
   v[7].run = [&] {
-    v[7].Note(InvokeOk(*small_heap, fs, RealStart::kSgx1Cold, input, {}, kOutput, v[7].name));
+    v[7].Note(InvokeOk(*small_heap, fs, "sgx1-cold", input, {}, kOutput, v[7].name));
   };
   // Warm-up, not measured: the images of both starts are laid out and
   // signed at the first invocation, the plugins' page-table subtrees built.
@@ -431,10 +426,10 @@ void BenchColdStart(const Sizes& z, const std::string& source_path) {
   Stat run0, runk;
   uint64_t exits0 = 0, exitsk = 0;
   std::vector<double> per_exit;
-  (void)InvokeOk(*pooled, fk, RealStart::kPieCold, input, {}, kOutput, "prints warm-up");
+  (void)InvokeOk(*pooled, fk, "pie-cold", input, {}, kOutput, "prints warm-up");
   for (int i = 0; i < z.exit_reps; ++i) {
-    const Invocation a = InvokeOk(*pooled, fp, RealStart::kPieCold, input, {}, kOutput, "0 prints");
-    const Invocation b = InvokeOk(*pooled, fk, RealStart::kPieCold, input, {}, kOutput, "prints");
+    const Invocation a = InvokeOk(*pooled, fp, "pie-cold", input, {}, kOutput, "0 prints");
+    const Invocation b = InvokeOk(*pooled, fk, "pie-cold", input, {}, kOutput, "prints");
     run0.Add(Us(a.times.run));
     runk.Add(Us(b.times.run));
     exits0 = a.monitor.vm_exits;
@@ -573,7 +568,7 @@ void BenchEmap(const Sizes& z) {
   auto invoke = [&](platform::DataId d, const char* what) {
     platform::InvokeOptions options;
     options.data = d;
-    return InvokeOk(*w, f, RealStart::kPieCold, input, options, kOutput, what);
+    return InvokeOk(*w, f, "pie-cold", input, options, kOutput, what);
   };
   const Invocation first_small = invoke(ds, "EMAP small (first)");
   const Invocation first_big = invoke(dbig, "EMAP big (first)");

@@ -22,6 +22,7 @@
 // machine model's virtual time by instruction.
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <iterator>
 #include <memory>
@@ -141,8 +142,13 @@ void Finish(std::string_view cmd, std::string_view what, const platform::Invocat
 }
 
 void Run(const RunCommandOptions& o) {
-  const platform::RealStart start =
-      ValueOrFail(kCmd, "--policy", platform::ParseRealStart(o.policy));
+  const std::vector<std::string>& real = platform::RealPolicyNames();
+  if (std::find(real.begin(), real.end(), o.policy) == real.end()) {
+    Fail(kCmd,
+         fmt::format("--policy: \"{}\" does not start real functions (choose one of {})", o.policy,
+                     fmt::join(real, ", ")),
+         2);
+  }
   std::vector<platform::FunctionId> ids;
   auto worker = StartWorker(kCmd, o, {o.function}, &ids);
   platform::InvokeOptions options;
@@ -154,14 +160,14 @@ void Run(const RunCommandOptions& o) {
     options.function_mrenclave = digest;
   }
   if (!o.data.empty()) {
-    if (start != platform::RealStart::kPieCold) {
-      Fail(kCmd, "--data needs --policy pie-cold (a data plugin is EMAPped)", 2);
+    if (!o.policy.starts_with("pie-")) {
+      Fail(kCmd, "--data needs a PIE policy, pie-cold or pie-warm (a data plugin is EMAPped)", 2);
     }
     options.data = AddDataOrFail(kCmd, o.data, *worker);
   }
   const Bytes input = ReadInput(o.input);
   const platform::Invocation inv =
-      ValueOrFail(kCmd, "invoking the function", worker->Invoke(ids[0], start, input, options));
+      ValueOrFail(kCmd, "invoking the function", worker->Invoke(ids[0], o.policy, input, options));
   Finish(kCmd, o.function.substr(o.function.find_last_of('/') + 1), inv, o.stats, *worker);
 }
 
@@ -194,7 +200,9 @@ void RegisterRunCommand(CLI::App& app) {
                   "Run only if the function's MRENCLAVE is this (64 hex digits)");
   cmd->add_option("--runtime", o->runtime, "The language runtime plugin")->default_str("lua");
   cmd->add_option("--input", o->input, "Input file, or - for stdin")->required();
-  cmd->add_option("--policy", o->policy, "Start policy: pie-cold or sgx1-cold")
+  cmd->add_option("--policy", o->policy,
+                  "Start policy: sgx1-cold, sgx1-swhash, sgx2-eaug, clemmys-batch, sgx-warm, "
+                  "pie-cold or pie-warm")
       ->default_str("pie-cold");
   cmd->add_option("--data", o->data,
                   "A file mapped as a data plugin; the Lua function's second argument");

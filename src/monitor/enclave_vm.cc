@@ -100,8 +100,35 @@ StatusOr<EnclaveRun> EnclaveVm::Enter(machine::CoreId core, machine::EpcPage tcs
   if (!tcs_entry.valid || tcs_entry.type != machine::PageType::kTcs || tcs_entry.owner != secs_) {
     return InvalidArgumentError(fmt::format("EPC page {} is not a TCS of enclave {}", tcs, secs_));
   }
-  CONFIDE_ASSIGN_OR_RETURN(machine::Secs secs, m.SecsOf(secs_));
   CONFIDE_RETURN_IF_ERROR(m.Eenter(core, tcs));
+  return RunThread(core, tcs, options, start);
+}
+
+StatusOr<EnclaveRun> EnclaveVm::Run(machine::CoreId core, machine::EpcPage tcs,
+                                    const RunOptions& options) {
+  machine::Machine& m = monitor_.machine();
+  const auto start = std::chrono::steady_clock::now();
+  const machine::EpcmEntry tcs_entry = m.Epcm(tcs);
+  if (!tcs_entry.valid || tcs_entry.type != machine::PageType::kTcs || tcs_entry.owner != secs_ ||
+      m.CurrentEnclave(core) != std::optional<machine::EpcPage>(secs_)) {
+    return FailedPreconditionError(
+        fmt::format("Run needs a thread of enclave {} already entered at TCS page {} on core {}",
+                    secs_, tcs, core));
+  }
+  return RunThread(core, tcs, options, start);
+}
+
+StatusOr<EnclaveRun> EnclaveVm::RunThread(machine::CoreId core, machine::EpcPage tcs,
+                                          const RunOptions& options,
+                                          std::chrono::steady_clock::time_point start) {
+  machine::Machine& m = monitor_.machine();
+  const machine::EpcmEntry tcs_entry = m.Epcm(tcs);
+  StatusOr<machine::Secs> secs_or = m.SecsOf(secs_);
+  if (!secs_or.ok()) {
+    (void)m.Aex(core);
+    return tl::unexpected(secs_or.error());
+  }
+  const machine::Secs& secs = *secs_or;
   Session s;
   s.core = core;
   s.tcs = tcs;

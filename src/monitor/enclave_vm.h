@@ -92,6 +92,13 @@ class EnclaveVm {
   StatusOr<EnclaveRun> Enter(machine::CoreId core, machine::EpcPage tcs,
                              const RunOptions& options = {});
 
+  // The same for a thread that the caller has already EENTERed at `tcs` on
+  // `core` (a start policy issues EENTER itself, then lets the enclave's
+  // code run here): FailedPreconditionError unless the model shows this
+  // enclave entered on `core`.
+  StatusOr<EnclaveRun> Run(machine::CoreId core, machine::EpcPage tcs,
+                           const RunOptions& options = {});
+
   const MonitorStats& stats() const { return stats_; }
 
  private:
@@ -100,6 +107,11 @@ class EnclaveVm {
       : monitor_(monitor), secs_(secs), vm_(std::move(vm)), frames_(frames) {}
 
   struct Session;  // the state of one Enter
+  // The run loop of a thread entered at `tcs`, from the vCPU's entry to
+  // an end; on any error the thread leaves by AEX.
+  StatusOr<EnclaveRun> RunThread(machine::CoreId core, machine::EpcPage tcs,
+                                 const RunOptions& options,
+                                 std::chrono::steady_clock::time_point start);
   // A fresh address space from the model; the old one's frames are
   // quarantined, and recycled once enough of them wait (Recycle).
   Status Rebuild();

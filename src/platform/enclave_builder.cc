@@ -24,6 +24,7 @@ uint64_t Pages(uint64_t bytes) { return (bytes + kPageSize - 1) / kPageSize; }
 SecInfo RegionSecInfo(const Region& r) {
   if (r.kind == RegionKind::kTcs) return SecInfo::Make(PageType::kTcs, 0);
   const PageType type = r.shared ? PageType::kSreg : PageType::kReg;
+  if (r.rights != 0) return SecInfo::Make(type, r.rights);
   if (r.kind == RegionKind::kCode) return SecInfo::Make(type, secinfo::kR | secinfo::kX);
   return SecInfo::Make(type, secinfo::kR | secinfo::kW);
 }
@@ -40,8 +41,20 @@ void ForEachPage(const EnclaveSpec& spec, F&& f) {
     for (uint64_t i = 0; i < r.pages; ++i, ++index) f(r, r.offset + i * kPageSize, index);
 }
 
-// The bytes of a page: synthetic code/data, a TCS, or zeros.
-void PageContents(const EnclaveSpec& spec, const Region& r, uint64_t index, MutableByteSpan out) {
+}  // namespace
+
+void EnclaveSpec::PageAt(const Region& r, uint64_t offset, uint64_t index,
+                         MutableByteSpan out) const {
+  const EnclaveSpec& spec = *this;
+  if (contents) {
+    auto it = contents->find(offset);
+    if (it == contents->end()) {
+      std::fill(out.begin(), out.end(), 0);
+    } else {
+      std::copy(it->second.begin(), it->second.end(), out.begin());
+    }
+    return;
+  }
   if (r.kind == RegionKind::kCode || r.kind == RegionKind::kData) {
     FillPage(spec.name, index, out);
     return;
@@ -58,8 +71,6 @@ void PageContents(const EnclaveSpec& spec, const Region& r, uint64_t index, Muta
     std::copy(bytes.begin(), bytes.end(), out.begin());
   }
 }
-
-}  // namespace
 
 uint64_t EnclaveSpec::PagesAdded() const {
   uint64_t n = 0;
@@ -134,7 +145,7 @@ crypto::Sha256Digest ExpectedMeasurement(const EnclaveSpec& spec, machine::PageC
     if (!r.added) return;
     m.Eadd(offset, RegionSecInfo(r));
     if (!r.measured) return;
-    if (mode == machine::PageContents::kFull) PageContents(spec, r, index, page);
+    if (mode == machine::PageContents::kFull) spec.PageAt(r, offset, index, page);
     for (uint64_t c = 0; c < kPageSize; c += machine::kEextendChunkSize)
       m.Eextend(offset + c, ByteSpan(page).subspan(c, machine::kEextendChunkSize));
   });
@@ -183,7 +194,7 @@ StatusOr<BuiltEnclave> BuildEnclave(EpcDriver& driver, CoreId core, const Enclav
     if (!status.ok() || !r.added) return;
     // A TCS must be parsed by EADD even in cost-only mode; other pages'
     // bytes matter only in full mode.
-    if (full || r.kind == RegionKind::kTcs) PageContents(spec, r, index, page);
+    if (full || r.kind == RegionKind::kTcs) spec.PageAt(r, offset, index, page);
     const uint64_t linaddr = spec.base + offset;
     StatusOr<EpcPage> p = driver.Allocate(core);
     if (!p.ok()) {
@@ -212,6 +223,7 @@ StatusOr<BuiltEnclave> BuildEnclave(EpcDriver& driver, CoreId core, const Enclav
     CONFIDE_ASSIGN_OR_RETURN(machine::Secs done, m.SecsOf(secs_page));
     e.mrenclave = done.mr_enclave;
   }
+  e.expected = spec.expected_mrenclave.value_or(e.mrenclave);
   return e;
 }
 

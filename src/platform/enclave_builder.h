@@ -14,8 +14,12 @@
 // Thread-safety: as the EpcDriver (one thread at a time).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,7 +47,16 @@ struct Region {
   bool added = true;     // EADDed at creation (false: EAUGed later by the policy)
   bool measured = true;  // EEXTENDed (only if added)
   bool shared = false;   // PT_SREG (a plugin's page)
+  // SECINFO R/W/X bits (machine::secinfo); 0: by kind (code R+X, TCS none,
+  // everything else R+W). Real images use it for their ELF's rights.
+  uint8_t rights = 0;
 };
+
+// Real bytes for a spec's pages, by offset from BASEADDR (e.g. compiled code
+// from an SGXS image): with them the builder, the signer and the policies'
+// loaders use these instead of the synthetic pattern. Pages it lacks are
+// zero.
+using PageBytesByOffset = std::map<uint64_t, std::array<uint8_t, 4096>>;
 
 struct EnclaveSpec {
   std::string name;   // seeds the synthetic page contents
@@ -53,11 +66,20 @@ struct EnclaveSpec {
   // EnTurbo: pages per measurement range (0: one SGX measurement chain).
   uint32_t measure_range_pages = 0;
   std::vector<Region> regions;
+  std::shared_ptr<const PageBytesByOffset> contents;  // nullptr: synthetic
+  // A plugin: the MRENCLAVE hosts name for it in their manifests, which
+  // EMAP compares (PIE §IV-C); default its own. A tenant who pins another
+  // value gets SGX_INVALID_MEASUREMENT at EMAP.
+  std::optional<crypto::Sha256Digest> expected_mrenclave;
 
   uint64_t PagesAdded() const;
   uint64_t TotalPages() const;
   // The first region of `kind`, or nullptr.
   const Region* Find(RegionKind kind) const;
+  // The bytes of the page at `offset` (in `region`, the `index`th page in
+  // spec order): real contents if the spec has them, else synthetic code
+  // and data, a TCS built from the spec, or zeros.
+  void PageAt(const Region& region, uint64_t offset, uint64_t index, MutableByteSpan out) const;
 };
 
 // A host or plain SGX enclave: [code][data][heap][TCS][SSA][stack], with
@@ -97,6 +119,7 @@ struct BuiltEnclave {
   uint64_t size = 0;
   uint64_t tcs_linaddr = 0;
   crypto::Sha256Digest mrenclave{};
+  crypto::Sha256Digest expected{};  // EnclaveSpec::expected_mrenclave, or mrenclave
 };
 
 struct BuildOptions {

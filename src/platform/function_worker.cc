@@ -13,6 +13,7 @@
 #include "image/sgxs.h"
 #include "image/signer.h"
 #include "machine/secs.h"
+#include "platform/real_workload.h"
 
 namespace confide::platform {
 namespace {
@@ -22,20 +23,8 @@ using machine::PageType;
 using machine::SecInfo;
 
 constexpr machine::CoreId kCore = 0;
-constexpr uint64_t kPage = 4096;
 
 }  // namespace
-
-const char* RealStartName(RealStart s) {
-  return s == RealStart::kPieCold ? "pie-cold" : "sgx1-cold";
-}
-
-StatusOr<RealStart> ParseRealStart(std::string_view name) {
-  if (name == "pie-cold") return RealStart::kPieCold;
-  if (name == "sgx1-cold") return RealStart::kSgx1Cold;
-  return InvalidArgumentError(fmt::format(
-      "unknown start policy \"{}\" for real runs (choose pie-cold or sgx1-cold)", name));
-}
 
 bool Invocation::ok() const {
   return end == monitor::RunEnd::kEexit && status == CONFIDE_STATUS_OK;
@@ -69,6 +58,8 @@ std::string Invocation::Failure() const {
 
 FunctionWorker::~FunctionWorker() {
   if (!machine_) return;
+  // Policies first: their plugins and pools live in the EPC.
+  (void)ReleasePolicies();
   for (const Function& f : functions_) (void)Unload(f.plugin.loaded);
   for (const Plugin& d : data_) (void)Unload(d.loaded);
   if (runtime_.loaded.secs != 0 || !runtime_.loaded.pages.empty()) {
@@ -90,6 +81,12 @@ StatusOr<std::unique_ptr<FunctionWorker>> FunctionWorker::Create(
   CONFIDE_ASSIGN_OR_RETURN(w->monitor_, monitor::Monitor::Create(*w->machine_, moc));
   CONFIDE_ASSIGN_OR_RETURN(auto key, crypto::Rsa3072PrivateKey::Generate());
   w->key_.emplace(std::move(key));
+  w->driver_ = std::make_unique<EpcDriver>(*w->machine_);
+  w->executor_ = std::make_unique<MonitorExecutor>(*w->monitor_, *w->driver_, config.time_limit);
+  w->policy_context_.machine = w->machine_.get();
+  w->policy_context_.driver = w->driver_.get();
+  w->policy_context_.signing_key = &*w->key_;
+  w->policy_context_.executor = w->executor_.get();
 
   image::Manifest plugin;
   plugin.kind = image::EnclaveKind::kPlugin;
@@ -178,10 +175,12 @@ image::Manifest FunctionWorker::HostManifest() const {
   return m;
 }
 
-StatusOr<image::SgxsImage> FunctionWorker::MonolithicImage(const Function& f) const {
+StatusOr<image::SgxsImage> FunctionWorker::MonolithicImage(const Function& f,
+                                                           image::LayoutInfo* host_info) const {
   image::Manifest host = HostManifest();
-  CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage priv, image::LayoutPieHost(host, CONFIDE_PRIVATE_OFFSET,
-                                                                       runtime_entry_offset_));
+  CONFIDE_ASSIGN_OR_RETURN(
+      image::SgxsImage priv,
+      image::LayoutPieHost(host, CONFIDE_PRIVATE_OFFSET, runtime_entry_offset_, host_info));
   // The runtime's pages with their ELF rights (writable data stays
   // writable: nothing is shared), then the function, then the host part.
   image::Manifest elf_only;
@@ -228,43 +227,129 @@ Status FunctionWorker::Unload(const image::LoadedEnclave& e) {
   return machine_->Eremove(kCore, e.secs);
 }
 
-StatusOr<Invocation> FunctionWorker::Invoke(FunctionId id, RealStart start, ByteSpan input,
+namespace {
+
+bool IsPiePolicy(std::string_view policy) { return policy.starts_with("pie-"); }
+
+}  // namespace
+
+StatusOr<WorkloadProfile> FunctionWorker::FunctionWorkload(const Function& f, const Plugin* data,
+                                                           const crypto::Sha256Digest& expected) {
+  auto images = std::make_shared<RealImages>();
+  // The plugins, each an enclave at its slot; the host names the function
+  // by `expected`, which EMAP compares.
+  images->plugins.push_back(
+      SpecFromImage("runtime", runtime_.image, runtime_.loaded.base, nullptr));
+  EnclaveSpec function =
+      SpecFromImage("function/" + f.name, f.plugin.image, f.plugin.loaded.base, nullptr);
+  function.expected_mrenclave = expected;
+  images->plugins.push_back(std::move(function));
+  image::Manifest m = HostManifest();
+  // The manifest names each MRENCLAVE once (a pin may repeat another's).
+  auto name = [&](std::string what, const crypto::Sha256Digest& digest) {
+    for (const image::PluginRef& p : m.plugins)
+      if (p.mrenclave == digest) return;
+    m.plugins.push_back({std::move(what), digest});
+  };
+  name("runtime", runtime_.mrenclave);
+  name("function", expected);
+  if (data) {
+    images->plugins.push_back(SpecFromImage("data", data->image, data->loaded.base, nullptr));
+    name("data", data->mrenclave);
+  }
+  image::LayoutInfo info;
+  CONFIDE_ASSIGN_OR_RETURN(
+      image::SgxsImage host,
+      image::LayoutPieHost(m, CONFIDE_PRIVATE_OFFSET, runtime_entry_offset_, &info));
+  images->pie_host = SpecFromImage("host", host, CONFIDE_ENCLAVE_BASE, &info);
+  if (!data) {
+    CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage whole, MonolithicImage(f, &info));
+    images->monolithic = SpecFromImage("enclave", whole, CONFIDE_ENCLAVE_BASE, &info);
+  }
+  return RealWorkload(f.name, std::move(images));
+}
+
+StatusOr<StartPolicy*> FunctionWorker::PolicyFor(std::string_view name, FunctionId id,
+                                                 std::optional<DataId> data,
+                                                 const crypto::Sha256Digest& expected) {
+  const std::string key =
+      fmt::format("{}/{}/{}/{}", name, id, data ? int64_t{*data} : -1, ToHex(expected));
+  auto it = policies_.find(key);
+  if (it != policies_.end()) return it->second.policy.get();
+  PolicySlot slot;
+  CONFIDE_ASSIGN_OR_RETURN(
+      slot.workload, FunctionWorkload(functions_[id], data ? &data_[*data] : nullptr, expected));
+  CONFIDE_ASSIGN_OR_RETURN(slot.policy, MakePolicy(name, policy_context_, slot.workload));
+  if (Status prepared = slot.policy->Prepare(kCore); !prepared.ok()) {
+    (void)slot.policy->Shutdown(kCore);
+    return tl::unexpected(prepared.error());
+  }
+  return policies_.emplace(key, std::move(slot)).first->second.policy.get();
+}
+
+Status FunctionWorker::ReleasePolicies() {
+  Status first;
+  for (auto& [key, slot] : policies_) {
+    Status s = slot.policy->Shutdown(kCore);
+    if (first.ok() && !s.ok()) first = s;
+  }
+  policies_.clear();
+  return first;
+}
+
+StatusOr<Invocation> FunctionWorker::Invoke(FunctionId id, std::string_view policy, ByteSpan input,
                                             const InvokeOptions& opts) {
   if (id >= functions_.size()) return NotFoundError(fmt::format("no function {}", id));
   if (opts.data && *opts.data >= data_.size()) {
     return NotFoundError(fmt::format("no data plugin {}", *opts.data));
   }
-  Function& f = functions_[id];
-  const Plugin* data = opts.data ? &data_[*opts.data] : nullptr;
-  Request request;
-  request.op = CONFIDE_OP_RUN;
-  request.input = input;
-  if (data) request.flags |= CONFIDE_WINDOW_DATA_PLUGIN;
-  if (start == RealStart::kPieCold) {
-    // The images of this function's enclaves are laid out and signed once.
-    std::vector<const Plugin*> plugins = {&runtime_, &f.plugin};
-    if (data) plugins.push_back(data);
-    CONFIDE_ASSIGN_OR_RETURN(const Prepared* host, PieHost(plugins));
-    // The host maps its plugins, checking each MRENCLAVE against its
-    // manifest in the same instruction (PIE §IV-C).
-    std::vector<Emapping> emap = {
-        {&runtime_, runtime_.mrenclave},
-        {&f.plugin, opts.function_mrenclave.value_or(f.plugin.mrenclave)}};
-    if (data) emap.push_back({data, data->mrenclave});
-    return RunEnclave(*host, emap, request);
+  const Function& f = functions_[id];
+  if (opts.data && !IsPiePolicy(policy)) {
+    return InvalidArgumentError(
+        fmt::format("data plugins need a PIE start (pie-cold or pie-warm), not \"{}\"", policy));
   }
-  if (data) return InvalidArgumentError("data plugins need a PIE start (pie-cold)");
-  // SGX1 has no EMAP to compare at: the worker compares, as a verifier of
-  // the monolithic enclave's function would, and never runs a mismatch.
-  if (opts.function_mrenclave && *opts.function_mrenclave != f.plugin.mrenclave) {
+  const crypto::Sha256Digest expected = opts.function_mrenclave.value_or(f.plugin.mrenclave);
+  // Without EMAP there is no instruction to compare at: the worker
+  // compares, as a verifier of the whole enclave's function would, and
+  // never runs a mismatch. PIE's EMAP compares in the instruction (§IV-C).
+  if (!IsPiePolicy(policy) && expected != f.plugin.mrenclave) {
     return SgxErrorStatus(SgxError::kInvalidMeasurement,
                           fmt::format("function {} is not the pinned MRENCLAVE", f.name));
   }
-  if (!f.monolithic) {
-    CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage whole, MonolithicImage(f));
-    CONFIDE_ASSIGN_OR_RETURN(f.monolithic, Prepare(std::move(whole)));
-  }
-  return RunEnclave(*f.monolithic, {}, request);
+  CONFIDE_ASSIGN_OR_RETURN(StartPolicy * p, PolicyFor(policy, id, opts.data, expected));
+
+  Request request;
+  request.op = CONFIDE_OP_RUN;
+  request.input = input;
+  if (opts.data) request.flags |= CONFIDE_WINDOW_DATA_PLUGIN;
+  executor_->set_request(&request);
+  Invocation inv;
+  const machine::CounterSnapshot before = machine_->Counters();
+  const auto t0 = Clock::now();
+  CONFIDE_ASSIGN_OR_RETURN(std::unique_ptr<Instance> instance, p->Start(kCore));
+  const auto t1 = Clock::now();
+  Status ran = p->Run(kCore, *instance);
+  const auto t2 = Clock::now();
+  // Finish even after a failed run, so the instance's pages are released.
+  Status finished = p->Finish(kCore, std::move(instance));
+  const auto t3 = Clock::now();
+  executor_->set_request(nullptr);
+  CONFIDE_RETURN_IF_ERROR(ran);
+  CONFIDE_RETURN_IF_ERROR(finished);
+  std::optional<EnclaveReply>& reply = executor_->reply();
+  if (!reply) return InternalError(fmt::format("policy {} never ran the function", policy));
+  inv.end = reply->end;
+  inv.status = reply->status;
+  inv.output = std::move(reply->output);
+  inv.log = std::move(reply->log);
+  inv.reason = std::move(reply->reason);
+  inv.monitor = reply->stats;
+  reply.reset();
+  inv.times.create = t1 - t0;
+  inv.times.run = t2 - t1;
+  inv.times.teardown = t3 - t2;
+  inv.counters = machine_->Counters().Since(before);
+  return inv;
 }
 
 StatusOr<const FunctionWorker::Prepared*> FunctionWorker::PieHost(
@@ -408,51 +493,18 @@ StatusOr<Invocation> FunctionWorker::RunEnclave(const Prepared& image,
   // Run: request in the window, EENTER .. EEXIT, reply out of the window.
   Status ran = [&]() -> Status {
     CONFIDE_ASSIGN_OR_RETURN(auto vm, monitor_->Attach(enclave.secs));
-    MutableByteSpan w = vm->window();
-    const uint64_t steps_bytes = request.steps.size() * sizeof(confide_chain_step);
-    const uint64_t steps_offset =
-        (CONFIDE_WINDOW_DATA + request.input.size() + kPage - 1) / kPage * kPage;
-    if (request.input.size() > w.size() / 2 - CONFIDE_WINDOW_DATA - steps_bytes) {
-      return InvalidArgumentError(fmt::format("input of {} bytes does not fit the {}-byte window",
-                                              request.input.size(), w.size()));
-    }
-    confide_window header{};
-    header.magic = CONFIDE_WINDOW_MAGIC;
-    header.capacity = w.size();
-    header.op = request.op;
-    header.input_offset = CONFIDE_WINDOW_DATA;
-    header.input_len = request.input.size();
-    header.flags = request.flags;
-    std::copy(request.key_id.begin(), request.key_id.end(), header.key_id);
-    if (!request.steps.empty()) {
-      header.step_count = request.steps.size();
-      header.steps_offset = steps_offset;
-      std::memcpy(w.data() + steps_offset, request.steps.data(), steps_bytes);
-    }
-    std::memcpy(w.data(), &header, sizeof header);
-    if (!request.input.empty()) {
-      std::memcpy(w.data() + CONFIDE_WINDOW_DATA, request.input.data(), request.input.size());
-    }
+    CONFIDE_RETURN_IF_ERROR(WriteRequest(vm->window(), request));
     monitor::RunOptions options;
     options.time_limit = config_.time_limit;
     CONFIDE_ASSIGN_OR_RETURN(monitor::EnclaveRun run, vm->Enter(kCore, enclave.tcs[0], options));
-    inv.end = run.end;
-    inv.status = run.status;
-    inv.log = std::move(run.log);
-    inv.reason = std::move(run.reason);
-    inv.monitor = vm->stats();
-    if (run.end == monitor::RunEnd::kEexit) {
-      confide_window reply;
-      std::memcpy(&reply, w.data(), sizeof reply);
-      // The reply is the enclave's word: bound it by the window.
-      if (reply.output_offset > w.size() || reply.output_len > w.size() - reply.output_offset) {
-        return DataLossError(
-            fmt::format("the enclave's reply [{:#x}, +{:#x}) is outside the window",
-                        reply.output_offset, reply.output_len));
-      }
-      inv.output.assign(w.begin() + reply.output_offset,
-                        w.begin() + reply.output_offset + reply.output_len);
-    }
+    CONFIDE_ASSIGN_OR_RETURN(EnclaveReply reply,
+                             TakeReply(std::move(run), vm->window(), vm->stats()));
+    inv.end = reply.end;
+    inv.status = reply.status;
+    inv.output = std::move(reply.output);
+    inv.log = std::move(reply.log);
+    inv.reason = std::move(reply.reason);
+    inv.monitor = reply.stats;
     return OkStatus();
   }();
   auto t2 = Clock::now();

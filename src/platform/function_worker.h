@@ -1,16 +1,22 @@
 // function_worker.h — real functions, run by the monitor on the machine: a
-// worker that holds the Lua runtime as a PIE plugin, each function's code as
-// a plugin, and starts an enclave per invocation the way a start policy says.
+// worker that holds the Lua runtime and each function's code, and starts an
+// enclave per invocation with one of the model's start policies
+// (policy/start_policy.h). The policy decides the instructions (it lays out,
+// measures and signs the function's real pages: platform/real_workload.h);
+// the machine checks and executes them; the monitor runs the enclave's code
+// between the policy's EENTER and the function's EEXIT
+// (platform/monitor_executor.h). For example:
 //
-//   pie-cold:  ECREATE a small host (heap, TCS, SSA, stack, thread info),
-//              EINIT, EMAP runtime + function plugins, EENTER ... EEXIT,
-//              EUNMAP, EREMOVE. The plugins stay: measured once, shared.
-//   sgx1-cold: ECREATE one enclave holding runtime, function and the host
-//              part, EADD + EEXTEND every page, EINIT, EENTER ... EEXIT,
-//              EREMOVE everything.
+//   pie-cold:  per invocation a small host (heap, TCS, SSA, stack, thread
+//              info) is created and EMAPs the runtime and function plugins,
+//              which the policy built once; its heap comes by EAUG.
+//   sgx1-cold: per invocation one enclave holding runtime, function and
+//              host part, every page EADDed and EEXTENDed.
 //
-// Both put every byte at the same linear address (image/enclave_abi.h), so
-// the same runtime code runs unchanged in both; only the start differs.
+// Every policy puts every byte at the same linear address
+// (image/enclave_abi.h), so the same runtime code runs unchanged under each;
+// only the start differs. RealPolicyNames() lists the policies that run real
+// functions.
 //
 // Input goes in, output comes out through the VM's window (untrusted memory):
 // the runtime copies the input into the enclave before the function sees it.
@@ -33,6 +39,7 @@
 #include "base/status.h"
 #include "crypto/rsa.h"
 #include "image/enclave_abi.h"
+#include "image/layout.h"
 #include "image/loader.h"
 #include "image/manifest.h"
 #include "machine/counters.h"
@@ -40,13 +47,12 @@
 #include "monitor/enclave_vm.h"
 #include "monitor/monitor.h"
 #include "platform/chain.h"
+#include "platform/epc_driver.h"
+#include "platform/monitor_executor.h"
+#include "platform/policy/start_policy.h"
+#include "platform/workload.h"
 
 namespace confide::platform {
-
-enum class RealStart : uint8_t { kSgx1Cold, kPieCold };
-const char* RealStartName(RealStart s);
-// "sgx1-cold" or "pie-cold"; InvalidArgumentError naming the choices else.
-StatusOr<RealStart> ParseRealStart(std::string_view name);
 
 struct FunctionWorkerConfig {
   uint32_t epc_pages = 32768;  // 128 MiB
@@ -60,9 +66,9 @@ struct FunctionWorkerConfig {
 
 // Where the time of one invocation went.
 struct InvocationTimes {
-  std::chrono::nanoseconds create{0};    // ECREATE .. EINIT (and EMAP for pie-cold)
-  std::chrono::nanoseconds run{0};       // EENTER .. EEXIT on the vCPU
-  std::chrono::nanoseconds teardown{0};  // EUNMAP, EREMOVE
+  std::chrono::nanoseconds create{0};    // the policy's Start: ECREATE .. EINIT (and EMAP)
+  std::chrono::nanoseconds run{0};       // its Run: EENTER, the heap, the vCPU .. EEXIT
+  std::chrono::nanoseconds teardown{0};  // its Finish: EUNMAP, EREMOVE (or a warm reset)
   std::chrono::nanoseconds total() const { return create + run + teardown; }
 };
 
@@ -131,10 +137,20 @@ class FunctionWorker {
   StatusOr<FunctionId> AddFunctionImage(std::string name, image::SgxsImage image,
                                         const machine::Sigstruct& sigstruct);
 
-  // One invocation. Errors are the worker's own failures (KVM, the model);
-  // what the function does (errors, crashes, timeouts) is in the Invocation.
-  StatusOr<Invocation> Invoke(FunctionId function, RealStart start, ByteSpan input,
+  // One invocation, started by `policy` (one of RealPolicyNames()). The
+  // policy is made and prepared on first use for this function (and data,
+  // and pinned MRENCLAVE) and kept: PIE's plugins are built once, warm
+  // pools stay warm. Errors are the worker's own failures (KVM, the model,
+  // an unknown policy: NotFoundError; a policy that cannot run real
+  // functions: UnimplementedError); what the function does (errors,
+  // crashes, timeouts) is in the Invocation.
+  StatusOr<Invocation> Invoke(FunctionId function, std::string_view policy, ByteSpan input,
                               const InvokeOptions& options = {});
+
+  // Shuts down every policy Invoke made (their plugins, warm pools), so
+  // the EPC holds only the worker's own plugins; later invocations prepare
+  // them again. The first error, after trying all.
+  Status ReleasePolicies();
 
   // A data plugin: `bytes` (e.g. a model or a table) measured once and
   // mapped read-only at the data slot into the hosts that name it.
@@ -168,15 +184,13 @@ class FunctionWorker {
   struct Function {
     std::string name;
     Plugin plugin;
-    std::optional<Prepared> monolithic;  // per invocation under sgx1-cold
   };
-  // What the worker asks of one host enclave (image/enclave_abi.h's window).
-  struct Request {
-    uint64_t op = CONFIDE_OP_RUN;
-    uint64_t flags = 0;
-    ByteSpan input;
-    std::vector<confide_chain_step> steps;
-    std::array<uint8_t, 32> key_id{};
+  using Request = EnclaveRequest;
+  // A start policy kept for one function (and data and pin): its real
+  // images, its workload, the policy itself (Prepared).
+  struct PolicySlot {
+    WorkloadProfile workload;
+    std::unique_ptr<StartPolicy> policy;
   };
   // A plugin the worker EMAPs into a new host, and the MRENCLAVE it expects.
   using Emapping = std::pair<const Plugin*, crypto::Sha256Digest>;
@@ -193,8 +207,17 @@ class FunctionWorker {
                                   const Request& request);
   // A host's manifest without plugins: heap, stack, one thread.
   image::Manifest HostManifest() const;
-  // The whole enclave of sgx1-cold: runtime, function and host part.
-  StatusOr<image::SgxsImage> MonolithicImage(const Function& f) const;
+  // The whole enclave of SGX policies: runtime, function and host part
+  // (`info`: where the host part's regions are).
+  StatusOr<image::SgxsImage> MonolithicImage(const Function& f, image::LayoutInfo* info) const;
+  // The real images of `f` (with `data`, the function's MRENCLAVE named as
+  // `expected`) as a start policy's workload.
+  StatusOr<WorkloadProfile> FunctionWorkload(const Function& f, const Plugin* data,
+                                             const crypto::Sha256Digest& expected);
+  // The policy `name` for this function, data and pin: made and prepared
+  // on first use.
+  StatusOr<StartPolicy*> PolicyFor(std::string_view name, FunctionId id, std::optional<DataId> data,
+                                   const crypto::Sha256Digest& expected);
   // EUNMAPs what `e` still maps, then EREMOVEs all its pages.
   Status Unload(const image::LoadedEnclave& e);
 
@@ -208,6 +231,12 @@ class FunctionWorker {
   std::vector<Function> functions_;
   std::vector<Plugin> data_;
   std::map<std::vector<machine::EpcPage>, Prepared> pie_hosts_;  // by the plugins' SECS
+  // What start policies run on: the OS's EPC driver, the executor, the
+  // context; and the policies made so far, by policy, function, data, pin.
+  std::unique_ptr<EpcDriver> driver_;
+  std::unique_ptr<MonitorExecutor> executor_;
+  PolicyContext policy_context_;
+  std::map<std::string, PolicySlot> policies_;
 };
 
 }  // namespace confide::platform

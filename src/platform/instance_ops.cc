@@ -36,6 +36,8 @@ Status InstanceOps::Enter(CoreId core, Instance& in) {
 }
 
 Status InstanceOps::Exit(CoreId core, Instance& in) {
+  // A real function leaves by its own EEXIT (or AEX) inside Execute.
+  if (!in.entered) return OkStatus();
   CONFIDE_RETURN_IF_ERROR(Annotate(m().Eexit(core), "leaving the instance"));
   in.entered = false;
   driver().Unpin(in.secs);
@@ -124,6 +126,15 @@ Status InstanceOps::GrowHeap(CoreId core, Instance& in, uint64_t pages, uint32_t
 }
 
 Status InstanceOps::Execute(CoreId core, Instance& in, uint64_t cycles) {
+  if (ctx_.executor) {
+    Status ran = ctx_.executor->Execute(core, in);
+    // The thread left inside (EEXIT, or AEX on a crash or timeout).
+    if (m().CurrentEnclave(core) != std::optional<EpcPage>(in.secs) && in.entered) {
+      in.entered = false;
+      driver().Unpin(in.secs);
+    }
+    return ran;
+  }
   // In slices of about 1 ms at 3.8 GHz, so the simulator can interleave cores.
   constexpr uint64_t kSlice = 4'000'000;
   uint64_t left = cycles;
@@ -192,6 +203,7 @@ Status InstanceOps::Reset(CoreId core, Instance& in, uint64_t data_pages, uint64
   CONFIDE_RETURN_IF_ERROR(Touch(core, in, in.heap_linaddr, heap_pages));
   ctx_.ChargeSoftware(core, SoftwareWork::kReset,
                       (data_pages + heap_pages) * ctx_.software.reset_cycles_per_page);
+
   return Exit(core, in);
 }
 

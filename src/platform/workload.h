@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,8 @@ struct SoftwareCosts {
   uint64_t reset_cycles_per_page = 0;   // warm-start reset of a dirtied page
 };
 
+struct RealImages;  // platform/real_workload.h
+
 struct WorkloadProfile {
   std::string name;
   std::string description;
@@ -43,6 +46,10 @@ struct WorkloadProfile {
   uint64_t exec_cycles = 0;     // execution time on the profile's core
   double exec_ms = 0;           // the same, as given
   double cow_fraction = 0;      // fraction of plugin pages the function writes
+  // A real function (platform/real_workload.h): policies lay out, measure
+  // and sign its real pages instead of synthetic ones, so the enclaves they
+  // start can run on the monitor. nullptr: a synthetic workload.
+  std::shared_ptr<const RealImages> real;
 
   // All code + read-only data (what PIE puts in plugins).
   uint64_t code_pages() const { return runtime_pages + library_pages + function_pages; }

@@ -414,7 +414,7 @@ TEST_F(CliTest, RunRejectsBadArguments) {
   const std::string in = Write("in.txt", Text(std::string("x")));
   const std::string f = Write("id.lua", Text(("return function(s) return s end")));
   ExpectFailure(Run({"run", "--function", f, "--input", in, "--policy", "warm"}),
-                "unknown start policy \"warm\"");
+                "\"warm\" does not start real functions (choose one of sgx1-cold, ");
   ExpectFailure(Run({"run", "--function", dir_ + "/f.py", "--input", in}), "a .lua file");
   ExpectFailure(Run({"run", "--function", dir_ + "/missing.lua", "--input", in}), "missing.lua");
   ExpectFailure(Run({"run", "--function", f, "--input", in, "--runtime", "python"}),
@@ -434,7 +434,7 @@ TEST_F(CliTest, RunMapsADataFileForTheFunction) {
   EXPECT_EQ(r.out, "22");
   ExpectFailure(
       Run({"run", "--function", f, "--data", table, "--input", in, "--policy", "sgx1-cold"}),
-      "--data needs --policy pie-cold");
+      "--data needs a PIE policy, pie-cold or pie-warm");
   ExpectFailure(Run({"run", "--function", f, "--data", dir_ + "/nope.bin", "--input", in}),
                 "nope.bin");
 }

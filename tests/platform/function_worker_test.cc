@@ -140,19 +140,22 @@ class SharedWorkerTest : public ::testing::Test {
   }
 
   // Invoke, and check that the EPC is back where it was, whatever happened.
-  StatusOr<Invocation> InvokeRaw(FunctionId id, RealStart start, ByteSpan input,
+  StatusOr<Invocation> InvokeRaw(FunctionId id, std::string_view start, ByteSpan input,
                                  const InvokeOptions& options = {}) {
     const uint32_t used = UsedEpcPages(worker().machine());
     StatusOr<Invocation> inv = worker().Invoke(id, start, input, options);
+    // The policy keeps what it prepared (plugins, a warm pool) for the next
+    // invocation; released, the EPC must be as before.
+    EXPECT_TRUE(worker().ReleasePolicies().ok());
     EXPECT_EQ(UsedEpcPages(worker().machine()), used)
-        << "EPC not back to its baseline after a " << RealStartName(start) << " invocation ("
+        << "EPC not back to its baseline after a " << start << " invocation ("
         << (inv.ok() ? "end " + std::string(monitor::RunEndName(inv->end)) : inv.error().ToString())
         << ")";
     return inv;
   }
 
   // An invocation the worker itself must not fail (the function may).
-  Invocation Run(FunctionId id, RealStart start, std::string_view input) {
+  Invocation Run(FunctionId id, std::string_view start, std::string_view input) {
     StatusOr<Invocation> inv = InvokeRaw(id, start, AsBytes(input));
     EXPECT_TRUE(inv.ok()) << "Invoke: " << inv.error().ToString();
     if (inv.ok()) return std::move(*inv);
@@ -164,8 +167,8 @@ class SharedWorkerTest : public ::testing::Test {
 
   // Runs under both policies; both must succeed with the same output.
   std::string RunBoth(FunctionId id, std::string_view input) {
-    Invocation pie = Run(id, RealStart::kPieCold, input);
-    Invocation sgx1 = Run(id, RealStart::kSgx1Cold, input);
+    Invocation pie = Run(id, "pie-cold", input);
+    Invocation sgx1 = Run(id, "sgx1-cold", input);
     EXPECT_TRUE(pie.ok()) << "pie-cold: " << pie.Failure() << "\nlog: " << pie.log;
     EXPECT_TRUE(sgx1.ok()) << "sgx1-cold: " << sgx1.Failure() << "\nlog: " << sgx1.log;
     EXPECT_EQ(pie.output, sgx1.output) << "pie-cold and sgx1-cold disagree";
@@ -257,8 +260,8 @@ TEST_F(FunctionWorkerLuaTest, OutputLargerThanAPage) {
 TEST_F(FunctionWorkerLuaTest, LuaErrorIsAFunctionErrorWithTheMessage) {
   auto id = Add("fails", "return function(s) error('no such user: ' .. s) end");
   ASSERT_TRUE(id);
-  for (RealStart start : {RealStart::kPieCold, RealStart::kSgx1Cold}) {
-    SCOPED_TRACE(RealStartName(start));
+  for (std::string_view start : {"pie-cold", "sgx1-cold"}) {
+    SCOPED_TRACE(start);
     Invocation inv = Run(*id, start, "alice");
     EXPECT_FALSE(inv.ok());
     EXPECT_EQ(inv.end, RunEnd::kEexit) << inv.reason;
@@ -272,11 +275,11 @@ TEST_F(FunctionWorkerLuaTest, NonStringResultIsAnErrorNamingTheType) {
   auto number = Add("number", "return function(s) return 42 end");
   auto table = Add("table", "return function(s) return {} end");
   ASSERT_TRUE(number && table);
-  Invocation inv = Run(*number, RealStart::kPieCold, "x");
+  Invocation inv = Run(*number, "pie-cold", "x");
   EXPECT_FALSE(inv.ok());
   EXPECT_EQ(inv.status, uint64_t{CONFIDE_STATUS_FUNCTION_ERROR});
   EXPECT_THAT(inv.Failure(), HasSubstr("function returned number, not a string"));
-  inv = Run(*table, RealStart::kPieCold, "x");
+  inv = Run(*table, "pie-cold", "x");
   EXPECT_EQ(inv.status, uint64_t{CONFIDE_STATUS_FUNCTION_ERROR});
   EXPECT_THAT(inv.Failure(), HasSubstr("function returned table, not a string"));
 }
@@ -284,7 +287,7 @@ TEST_F(FunctionWorkerLuaTest, NonStringResultIsAnErrorNamingTheType) {
 TEST_F(FunctionWorkerLuaTest, ChunkThatDoesNotReturnAFunctionIsAnError) {
   auto id = Add("not_a_function", "return 42");
   ASSERT_TRUE(id);
-  Invocation inv = Run(*id, RealStart::kPieCold, "x");
+  Invocation inv = Run(*id, "pie-cold", "x");
   EXPECT_FALSE(inv.ok());
   EXPECT_EQ(inv.end, RunEnd::kEexit) << inv.reason;
   EXPECT_EQ(inv.status, uint64_t{CONFIDE_STATUS_FUNCTION_ERROR});
@@ -294,7 +297,7 @@ TEST_F(FunctionWorkerLuaTest, ChunkThatDoesNotReturnAFunctionIsAnError) {
 TEST_F(FunctionWorkerLuaTest, SyntaxErrorIsAFunctionError) {
   auto id = Add("syntax", "return function(s");
   ASSERT_TRUE(id);
-  Invocation inv = Run(*id, RealStart::kPieCold, "x");
+  Invocation inv = Run(*id, "pie-cold", "x");
   EXPECT_FALSE(inv.ok());
   EXPECT_EQ(inv.status, uint64_t{CONFIDE_STATUS_FUNCTION_ERROR});
   EXPECT_THAT(inv.Failure(), HasSubstr("function error: "));
@@ -303,16 +306,16 @@ TEST_F(FunctionWorkerLuaTest, SyntaxErrorIsAFunctionError) {
 TEST_F(FunctionWorkerLuaTest, BothPoliciesAgreeAndPieColdMapsInsteadOfAdding) {
   auto id = Add("reverse", "return function(s) return s:reverse() .. '|' .. #s end");
   ASSERT_TRUE(id);
-  Invocation pie = Run(*id, RealStart::kPieCold, "stressed");
-  Invocation sgx1 = Run(*id, RealStart::kSgx1Cold, "stressed");
+  Invocation pie = Run(*id, "pie-cold", "stressed");
+  Invocation sgx1 = Run(*id, "sgx1-cold", "stressed");
   ASSERT_TRUE(pie.ok()) << pie.Failure();
   ASSERT_TRUE(sgx1.ok()) << sgx1.Failure();
   EXPECT_EQ(Text(pie.output), "desserts|8");
   EXPECT_EQ(pie.output, sgx1.output);
 
-  // pie-cold maps the two plugins; sgx1-cold maps nothing and EADDs the
-  // runtime's and the function's pages besides the host part both add (with
-  // a 1 MiB heap the host part is most of pie-cold's EADDs: 324 of 451).
+  // pie-cold maps the two plugins and EAUGs its heap; sgx1-cold maps
+  // nothing, EAUGs nothing, and EADDs the runtime's and the function's pages
+  // and the heap besides the host part both add.
   EXPECT_EQ(CountOf(pie.counters, Instruction::kEmap), 2u);
   EXPECT_EQ(CountOf(pie.counters, Instruction::kEunmap), 2u);
   EXPECT_EQ(CountOf(sgx1.counters, Instruction::kEmap), 0u);
@@ -325,10 +328,16 @@ TEST_F(FunctionWorkerLuaTest, BothPoliciesAgreeAndPieColdMapsInsteadOfAdding) {
   auto function_secs = FindEnclave(worker().machine(), worker().function_mrenclave(*id));
   ASSERT_TRUE(function_secs);
   const size_t function_pages = PagesOf(worker().machine(), *function_secs).size();
-  // Exactly the plugins' pages: pie-cold EADDs none of them, every time.
-  EXPECT_EQ(sgx1_eadd - pie_eadd, runtime_pages + function_pages)
+  // Exactly the plugins' pages and the heap: pie-cold EADDs none of them,
+  // every time; its heap comes by EAUG (PIE §V), all of it accepted.
+  // (EAUG also makes the copy-on-write copies, which EACCEPTCOPY takes.)
+  const uint64_t heap = CountOf(pie.counters, Instruction::kEaccept);
+  EXPECT_EQ(heap, SmallConfig().heap_bytes / 4096);
+  EXPECT_EQ(CountOf(pie.counters, Instruction::kEaug), heap + pie.monitor.cow_pages);
+  EXPECT_EQ(CountOf(sgx1.counters, Instruction::kEaug), 0u);
+  EXPECT_EQ(sgx1_eadd - pie_eadd, runtime_pages + function_pages + heap)
       << "pie-cold EADD " << pie_eadd << ", sgx1-cold EADD " << sgx1_eadd << ", runtime plugin "
-      << runtime_pages << " pages, function plugin " << function_pages;
+      << runtime_pages << " pages, function plugin " << function_pages << ", heap " << heap;
   EXPECT_LT(pie.counters.events.chunks_measured, sgx1.counters.events.chunks_measured);
   EXPECT_EQ(pie.counters.events.pages_added, pie_eadd);
 }
@@ -367,7 +376,7 @@ TEST_F(FunctionWorkerLuaTest, EmptySourceIsInvalidArgument) {
 }
 
 TEST_F(FunctionWorkerLuaTest, UnknownFunctionIsNotFound) {
-  auto inv = worker().Invoke(FunctionId{123456}, RealStart::kPieCold, AsBytes("x"));
+  auto inv = worker().Invoke(FunctionId{123456}, "pie-cold", AsBytes("x"));
   ASSERT_FALSE(inv.ok());
   EXPECT_EQ(inv.error().code, ErrorCode::kNotFound) << inv.error().ToString();
 }
@@ -499,19 +508,18 @@ TEST_F(FunctionWorkerChainTest, DataPluginIsMappedOnlyUnderPie) {
   ASSERT_TRUE(data.ok()) << data.error().ToString();
   InvokeOptions options;
   options.data = *data;
-  StatusOr<Invocation> inv = InvokeRaw(*ok, RealStart::kPieCold, AsBytes("d"), options);
+  StatusOr<Invocation> inv = InvokeRaw(*ok, "pie-cold", AsBytes("d"), options);
   ASSERT_TRUE(inv.ok()) << inv.error().ToString();
   EXPECT_TRUE(inv->ok()) << inv->Failure();
   EXPECT_EQ(CountOf(inv->counters, Instruction::kEmap), 3u);  // runtime, function, data
-  inv = InvokeRaw(*peek, RealStart::kPieCold, AsBytes(""), options);
+  inv = InvokeRaw(*peek, "pie-cold", AsBytes(""), options);
   ASSERT_TRUE(inv.ok()) << inv.error().ToString();
   EXPECT_EQ(Text(inv->output), "table:12305:ABZZZ:4096") << inv->Failure();
-  EXPECT_EQ(Text(Run(*peek, RealStart::kPieCold, "").output), "none");
-  EXPECT_EQ(InvokeRaw(*ok, RealStart::kSgx1Cold, AsBytes("d"), options).error().code,
+  EXPECT_EQ(Text(Run(*peek, "pie-cold", "").output), "none");
+  EXPECT_EQ(InvokeRaw(*ok, "sgx1-cold", AsBytes("d"), options).error().code,
             ErrorCode::kInvalidArgument);
   options.data = 777;
-  EXPECT_EQ(InvokeRaw(*ok, RealStart::kPieCold, AsBytes("d"), options).error().code,
-            ErrorCode::kNotFound);
+  EXPECT_EQ(InvokeRaw(*ok, "pie-cold", AsBytes("d"), options).error().code, ErrorCode::kNotFound);
 }
 
 // ---- The native probe ----------------------------------------------------------
@@ -541,7 +549,7 @@ class FunctionWorkerProbeTest : public SharedWorkerTest<FunctionWorkerProbeTest>
     SharedWorkerTest::TearDownTestSuite();
   }
 
-  Invocation Probe(std::string_view input, RealStart start = RealStart::kPieCold) {
+  Invocation Probe(std::string_view input, std::string_view start = "pie-cold") {
     return Run(*probe_, start, input);
   }
 
@@ -549,8 +557,8 @@ class FunctionWorkerProbeTest : public SharedWorkerTest<FunctionWorkerProbeTest>
 };
 
 TEST_F(FunctionWorkerProbeTest, EchoesAndUpperCases) {
-  for (RealStart start : {RealStart::kPieCold, RealStart::kSgx1Cold}) {
-    SCOPED_TRACE(RealStartName(start));
+  for (std::string_view start : {"pie-cold", "sgx1-cold"}) {
+    SCOPED_TRACE(start);
     Invocation echo = Probe("ehello", start);
     ASSERT_TRUE(echo.ok()) << echo.Failure();
     EXPECT_EQ(Text(echo.output), "hello");
@@ -561,8 +569,8 @@ TEST_F(FunctionWorkerProbeTest, EchoesAndUpperCases) {
 }
 
 TEST_F(FunctionWorkerProbeTest, OpenAndSocketGetEnosys) {
-  for (RealStart start : {RealStart::kPieCold, RealStart::kSgx1Cold}) {
-    SCOPED_TRACE(RealStartName(start));
+  for (std::string_view start : {"pie-cold", "sgx1-cold"}) {
+    SCOPED_TRACE(start);
     Invocation inv = Probe("o", start);
     ASSERT_TRUE(inv.ok()) << inv.Failure();
     EXPECT_EQ(Text(inv.output), "open=-38 socket=-38");
@@ -585,8 +593,8 @@ TEST_F(FunctionWorkerProbeTest, LoopingFunctionTimesOutAndTheWorkerGoesOn) {
 }
 
 TEST_F(FunctionWorkerProbeTest, CrashingFunctionIsReportedAndTheWorkerGoesOn) {
-  for (RealStart start : {RealStart::kPieCold, RealStart::kSgx1Cold}) {
-    SCOPED_TRACE(RealStartName(start));
+  for (std::string_view start : {"pie-cold", "sgx1-cold"}) {
+    SCOPED_TRACE(start);
     Invocation inv = Probe("c", start);
     EXPECT_FALSE(inv.ok());
     EXPECT_EQ(inv.end, RunEnd::kCrash) << inv.Failure();
@@ -602,8 +610,8 @@ TEST_F(FunctionWorkerProbeTest, CrashingFunctionIsReportedAndTheWorkerGoesOn) {
 }
 
 TEST_F(FunctionWorkerProbeTest, ExitEndsTheRunWithItsStatus) {
-  for (RealStart start : {RealStart::kPieCold, RealStart::kSgx1Cold}) {
-    SCOPED_TRACE(RealStartName(start));
+  for (std::string_view start : {"pie-cold", "sgx1-cold"}) {
+    SCOPED_TRACE(start);
     Invocation inv = Probe("x", start);
     EXPECT_FALSE(inv.ok());
     EXPECT_EQ(inv.end, RunEnd::kExit) << inv.Failure();
@@ -613,8 +621,8 @@ TEST_F(FunctionWorkerProbeTest, ExitEndsTheRunWithItsStatus) {
 }
 
 TEST_F(FunctionWorkerProbeTest, NoStateSurvivesBetweenInvocations) {
-  for (RealStart start : {RealStart::kPieCold, RealStart::kSgx1Cold}) {
-    SCOPED_TRACE(RealStartName(start));
+  for (std::string_view start : {"pie-cold", "sgx1-cold"}) {
+    SCOPED_TRACE(start);
     for (int i = 0; i < 2; ++i) {
       Invocation inv = Probe("w", start);
       ASSERT_TRUE(inv.ok()) << inv.Failure();
@@ -674,7 +682,7 @@ TEST_F(FunctionWorkerProbeTest, WriteToPluginDataIsAPrivateCopy) {
 }
 
 TEST_F(FunctionWorkerProbeTest, Sgx1ColdNeedsNoCopyOnWrite) {
-  Invocation inv = Probe("w", RealStart::kSgx1Cold);
+  Invocation inv = Probe("w", "sgx1-cold");
   ASSERT_TRUE(inv.ok()) << inv.Failure();
   EXPECT_EQ(inv.monitor.cow_pages, 0u);
   EXPECT_EQ(inv.counters.events.cow_copies, 0u);
@@ -684,7 +692,7 @@ TEST_F(FunctionWorkerProbeTest, PinnedWrongMrenclaveIsRefused) {
   InvokeOptions pinned;
   pinned.function_mrenclave = worker().runtime_mrenclave();  // not the function's
   ASSERT_NE(*pinned.function_mrenclave, worker().function_mrenclave(*probe_));
-  auto inv = InvokeRaw(*probe_, RealStart::kPieCold, AsBytes("erefused"), pinned);
+  auto inv = InvokeRaw(*probe_, "pie-cold", AsBytes("erefused"), pinned);
   ASSERT_FALSE(inv.ok()) << "ran with a wrong MRENCLAVE: " << Text(inv->output);
   EXPECT_TRUE(IsSgxError(inv, SgxError::kInvalidMeasurement)) << inv.error().ToString();
 
@@ -696,7 +704,7 @@ TEST_F(FunctionWorkerProbeTest, PinnedWrongMrenclaveIsRefused) {
 TEST_F(FunctionWorkerProbeTest, PinnedRightMrenclaveRuns) {
   InvokeOptions pinned;
   pinned.function_mrenclave = worker().function_mrenclave(*probe_);
-  auto inv = InvokeRaw(*probe_, RealStart::kPieCold, AsBytes("epinned"), pinned);
+  auto inv = InvokeRaw(*probe_, "pie-cold", AsBytes("epinned"), pinned);
   ASSERT_TRUE(inv.ok()) << inv.error().ToString();
   ASSERT_TRUE(inv->ok()) << inv->Failure();
   EXPECT_EQ(Text(inv->output), "pinned");
@@ -709,7 +717,7 @@ TEST_F(FunctionWorkerProbeTest, PinnedRightMrenclaveRuns) {
 TEST_F(FunctionWorkerProbeTest, PinnedWrongMrenclaveIsRefusedUnderSgx1Cold) {
   InvokeOptions pinned;
   pinned.function_mrenclave = worker().runtime_mrenclave();  // not the function's
-  auto inv = InvokeRaw(*probe_, RealStart::kSgx1Cold, AsBytes("erefused"), pinned);
+  auto inv = InvokeRaw(*probe_, "sgx1-cold", AsBytes("erefused"), pinned);
   ASSERT_FALSE(inv.ok()) << "sgx1-cold ran with a wrong pinned MRENCLAVE: " << Text(inv->output);
   EXPECT_TRUE(IsSgxError(inv, SgxError::kInvalidMeasurement)) << inv.error().ToString();
 }
@@ -718,22 +726,22 @@ TEST_F(FunctionWorkerProbeTest, EpcReturnsToBaselineAfterEveryOutcome) {
   const uint32_t baseline = UsedEpcPages(worker().machine());
   InvokeOptions wrong;
   wrong.function_mrenclave = worker().runtime_mrenclave();
-  for (RealStart start : {RealStart::kPieCold, RealStart::kSgx1Cold}) {
+  for (std::string_view start : {"pie-cold", "sgx1-cold"}) {
     for (std::string_view input : {"eok", "c", "x", "w", "m", "z", "l"}) {
-      SCOPED_TRACE(std::string(RealStartName(start)) + " " + std::string(input));
+      SCOPED_TRACE(std::string(start) + " " + std::string(input));
       (void)Probe(input, start);
       EXPECT_EQ(UsedEpcPages(worker().machine()), baseline);
     }
   }
-  (void)InvokeRaw(*probe_, RealStart::kPieCold, AsBytes("e"), wrong);
+  (void)InvokeRaw(*probe_, "pie-cold", AsBytes("e"), wrong);
   EXPECT_EQ(UsedEpcPages(worker().machine()), baseline);
 }
 
 TEST_F(FunctionWorkerProbeTest, InputLargerThanTheWindowIsInvalidArgument) {
   const uint32_t baseline = UsedEpcPages(worker().machine());
   const Bytes input(size_t{2} << 20, 'e');  // the window is 1 MiB
-  for (RealStart start : {RealStart::kPieCold, RealStart::kSgx1Cold}) {
-    SCOPED_TRACE(RealStartName(start));
+  for (std::string_view start : {"pie-cold", "sgx1-cold"}) {
+    SCOPED_TRACE(start);
     auto inv = InvokeRaw(*probe_, start, input);
     ASSERT_FALSE(inv.ok());
     EXPECT_EQ(inv.error().code, ErrorCode::kInvalidArgument) << inv.error().ToString();
@@ -759,7 +767,7 @@ class FunctionWorkerBigHeapTest : public SharedWorkerTest<FunctionWorkerBigHeapT
 TEST_F(FunctionWorkerBigHeapTest, MallocWithinTheHeapSucceeds) {
   auto id = Add("probe", "-- ignored by the probe");
   ASSERT_TRUE(id);
-  Invocation inv = Run(*id, RealStart::kPieCold, "m");
+  Invocation inv = Run(*id, "pie-cold", "m");
   ASSERT_TRUE(inv.ok()) << inv.Failure();
   EXPECT_EQ(Text(inv.output), "malloc ok");
 }
@@ -775,13 +783,10 @@ TEST(FunctionWorkerCreateTest, MissingKvmIsUnavailableNamingThePath) {
   EXPECT_THAT(w.error().message, HasSubstr("/nonexistent/kvm"));
 }
 
-TEST(FunctionWorkerCreateTest, ParsesStartPolicies) {
-  EXPECT_EQ(ParseRealStart("pie-cold").value(), RealStart::kPieCold);
-  EXPECT_EQ(ParseRealStart("sgx1-cold").value(), RealStart::kSgx1Cold);
-  auto bad = ParseRealStart("warm");
-  ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_STREQ(RealStartName(RealStart::kPieCold), "pie-cold");
+TEST(FunctionWorkerCreateTest, RealPolicyNamesAreTheModelsMinusTwo) {
+  const std::vector<std::string>& real = RealPolicyNames();
+  EXPECT_THAT(real, ::testing::ElementsAre("sgx1-cold", "sgx1-swhash", "sgx2-eaug", "clemmys-batch",
+                                           "sgx-warm", "pie-cold", "pie-warm"));
 }
 
 }  // namespace

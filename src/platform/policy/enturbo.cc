@@ -22,6 +22,7 @@
 
 #include "platform/policy/policies.h"
 #include "platform/policy/policy_base.h"
+#include "platform/real_workload.h"
 
 namespace confide::platform::policy {
 namespace {
@@ -39,7 +40,7 @@ class EnturboPolicy : public PolicyBase {
     p.heap_pages = options_.enturbo_sgx2 ? workload_.heap_pages : workload_.sgx_heap_pages;
     p.heap_added = !options_.enturbo_sgx2;
     p.stack_pages = options_.stack_pages;
-    spec_ = HostSpec(p);
+    spec_ = WorkloadHostSpec(workload_, p);
     const uint64_t pages = spec_.size / kPageSize;
     const uint32_t workers = Workers();
     // Ranges cover the measured part evenly; unmeasured pages fall in

@@ -29,10 +29,12 @@
 
 #include "platform/policy/policies.h"
 #include "platform/policy/policy_base.h"
+#include "platform/real_workload.h"
 
 namespace confide::platform::policy {
 
 std::vector<EnclaveSpec> PluginSpecs(const WorkloadProfile& w, uint64_t base) {
+  if (w.real) return w.real->plugins;  // at their own slots
   std::vector<EnclaveSpec> specs;
   uint64_t offset = 0;
   if (w.runtime_pages > 0) {
@@ -99,7 +101,7 @@ Status DestroyPlugins(PolicyContext& ctx, CoreId core, std::vector<BuiltEnclave>
 Status MapPlugins(EpcDriver& driver, CoreId core, const std::vector<BuiltEnclave>& plugins,
                   Instance* in) {
   for (const BuiltEnclave& p : plugins) {
-    CONFIDE_RETURN_IF_ERROR(driver.machine().Emap(core, p.secs, p.mrenclave));
+    CONFIDE_RETURN_IF_ERROR(driver.machine().Emap(core, p.secs, p.expected));
     in->mapped_plugins.push_back(p.secs);
     driver.NoteMapped(in->secs, p.secs);
   }
@@ -124,6 +126,8 @@ class PiePolicy : public PolicyBase {
   PiePolicy(std::string name, Flavor flavor, PolicyContext& ctx, const WorkloadProfile& w,
             const PolicyOptions& o)
       : PolicyBase(std::move(name), ctx, w, o), flavor_(flavor) {
+    // A real workload's enclaves live at its own ELRANGE (real_workload.h).
+    const uint64_t base = workload_.real ? workload_.real->pie_host.base : kEnclaveBase;
     if (flavor == Flavor::kTemplate) {
       // The template: everything the function starts from, shared.
       EnclaveSpec t =
@@ -131,18 +135,18 @@ class PiePolicy : public PolicyBase {
                      workload_.code_pages() + workload_.data_pages + workload_.heap_pages);
       plugin_specs_.push_back(std::move(t));
     } else {
-      plugin_specs_ = PluginSpecs(workload_, kEnclaveBase);
+      plugin_specs_ = PluginSpecs(workload_, base);
     }
     SpecParams p;
     p.name = workload_.name + (flavor == Flavor::kTemplate ? "/fork-host" : "/pie-host");
-    p.base = kEnclaveBase;
-    p.plugin_span = PluginSpan(plugin_specs_, kEnclaveBase);
+    p.base = base;
+    p.plugin_span = PluginSpan(plugin_specs_, base);
     p.code_pages = 1;  // the host's shim
     p.data_pages = flavor == Flavor::kTemplate ? 0 : workload_.data_pages;
     p.heap_pages = flavor == Flavor::kTemplate ? 0 : workload_.heap_pages;
     p.heap_added = false;
     p.stack_pages = options_.stack_pages;
-    host_spec_ = HostSpec(p);
+    host_spec_ = WorkloadHostSpec(workload_, p);
   }
 
   Status Prepare(CoreId core) override {
@@ -194,7 +198,7 @@ class PiePolicy : public PolicyBase {
   }
 
   Status Finish(CoreId core, std::unique_ptr<Instance> instance) override {
-    if (flavor_ != Flavor::kWarm) return ops_.Destroy(core, *instance);
+    if (flavor_ != Flavor::kWarm || instance->tainted) return ops_.Destroy(core, *instance);
     // Reset: zero the data and heap the function dirtied, then drop the
     // copy-on-write pages so the plugins show through again.
     Status reset = ops_.Reset(core, *instance, workload_.data_pages, workload_.heap_pages);

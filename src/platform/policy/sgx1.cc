@@ -12,6 +12,7 @@
 
 #include "platform/policy/policies.h"
 #include "platform/policy/policy_base.h"
+#include "platform/real_workload.h"
 
 namespace confide::platform::policy {
 namespace {
@@ -24,7 +25,7 @@ class Sgx1Policy : public PolicyBase {
       : PolicyBase(std::move(name), ctx, w, o), flavor_(flavor) {
     SpecParams p;
     p.name = workload_.name + (flavor == Flavor::kCold ? "/sgx1" : "/sgx1-swhash");
-    p.base = kEnclaveBase;
+    p.base = kEnclaveBase;  // a real workload has its own (real_workload.h)
     p.code_pages = workload_.code_pages();
     p.data_pages = workload_.data_pages;
     p.heap_pages = workload_.sgx_heap_pages;
@@ -32,7 +33,7 @@ class Sgx1Policy : public PolicyBase {
     p.heap_added = true;
     p.heap_measured = flavor == Flavor::kCold;
     p.code_measured = flavor == Flavor::kCold;
-    spec_ = HostSpec(p);
+    spec_ = WorkloadHostSpec(workload_, p);
     if (flavor != Flavor::kCold) {
       // The loader: the first code page, measured by hardware; it hashes the rest.
       Region& code = spec_.regions.front();
@@ -74,7 +75,7 @@ class Sgx1Policy : public PolicyBase {
   }
 
   Status Finish(CoreId core, std::unique_ptr<Instance> instance) override {
-    if (flavor_ != Flavor::kWarm) return ops_.Destroy(core, *instance);
+    if (flavor_ != Flavor::kWarm || instance->tainted) return ops_.Destroy(core, *instance);
     Status reset = ops_.Reset(core, *instance, workload_.data_pages, workload_.heap_pages);
     if (!reset.ok()) {
       // An instance that cannot be reset must not serve again.

@@ -15,6 +15,7 @@
 
 #include "platform/policy/policies.h"
 #include "platform/policy/policy_base.h"
+#include "platform/real_workload.h"
 
 namespace confide::platform::policy {
 namespace {
@@ -36,7 +37,7 @@ class Sgx2Policy : public PolicyBase {
     p.heap_pages = workload_.heap_pages;
     p.stack_pages = options_.stack_pages;
     p.heap_added = false;
-    spec_ = HostSpec(p);
+    spec_ = WorkloadHostSpec(workload_, p);
     if (!batch) {
       // Only the loader page is in the image; code and data come by EAUG.
       Region& code = spec_.regions.front();
@@ -44,9 +45,9 @@ class Sgx2Policy : public PolicyBase {
       loader.pages = 1;
       code.offset += kPageSize;
       code.pages -= 1;
-      code.added = code.measured = false;
       for (Region& r : spec_.regions)
-        if (r.kind == RegionKind::kData) r.added = r.measured = false;
+        if (r.kind == RegionKind::kCode || r.kind == RegionKind::kData)
+          r.added = r.measured = false;
       spec_.regions.insert(spec_.regions.begin(), loader);
     }
   }
@@ -96,6 +97,8 @@ class Sgx2Policy : public PolicyBase {
         const uint64_t n = std::min<uint64_t>(64, r.pages - done);
         const uint64_t first = in.base + r.offset + done * kPageSize;
         CONFIDE_RETURN_IF_ERROR(ops_.Augment(core, in, first, n, [&](uint64_t a) -> Status {
+          // The loader copies the page in (real bytes, if the spec has them).
+          if (spec_.contents) CONFIDE_RETURN_IF_ERROR(CopyIn(core, a));
           ctx_.ChargeSoftware(core, SoftwareWork::kHash, page_work);
           return code ? m().Emodpe(core, rwx, a) : OkStatus();
         }));
@@ -118,6 +121,14 @@ class Sgx2Policy : public PolicyBase {
       }
     }
     return ops_.Exit(core, in);
+  }
+
+  // The real bytes of the page at `linaddr`, written by the loader from
+  // inside (the page is EACCEPTed and writable).
+  Status CopyIn(CoreId core, uint64_t linaddr) {
+    auto it = spec_.contents->find(linaddr - spec_.base);
+    if (it == spec_.contents->end()) return OkStatus();  // EAUG gave zeros
+    return m().Write(core, linaddr, it->second);
   }
 
   bool batch_;

@@ -48,13 +48,33 @@ const std::vector<std::string>& PolicyNames() {
   return names;
 }
 
+const std::vector<std::string>& RealPolicyNames() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const std::string& n : PolicyNames())
+      if (n != "template-fork" && n != "enturbo") v.push_back(n);
+    return v;
+  }();
+  return names;
+}
+
 StatusOr<std::unique_ptr<StartPolicy>> MakePolicy(std::string_view name, PolicyContext& ctx,
                                                   const WorkloadProfile& workload,
                                                   const PolicyOptions& options) {
   if (!ctx.machine || !ctx.driver)
     return InvalidArgumentError("policy context needs a machine and a driver");
-  for (const Entry& e : kPolicies)
-    if (name == e.name) return e.make(ctx, workload, options);
+  if (ctx.executor && !workload.real)
+    return InvalidArgumentError(
+        "a policy with an executor needs a real workload (real_workload.h)");
+  for (const Entry& e : kPolicies) {
+    if (name != e.name) continue;
+    if (workload.real && (name == "template-fork" || name == "enturbo")) {
+      return UnimplementedError(
+          fmt::format("start policy \"{}\" runs in the model only; real functions start with {}",
+                      name, fmt::join(RealPolicyNames(), ", ")));
+    }
+    return e.make(ctx, workload, options);
+  }
   return NotFoundError(
       fmt::format("no start policy \"{}\" (known: {})", name, fmt::join(PolicyNames(), ", ")));
 }

@@ -65,6 +65,20 @@ struct SoftwareCounters {
   uint64_t total() const;
 };
 
+struct Instance;
+
+// Runs an instance's function for real: the monitor executes the enclave's
+// code on a vCPU (platform/monitor_executor.h). A policy's Execute step
+// calls it with the instance entered; the thread leaves inside it (by the
+// enclave's own EEXIT, or by AEX on a crash or a timeout), so afterwards the
+// instance is not entered. Errors are the executor's own failures; what the
+// function did (its output, a crash) is the executor's to report.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual Status Execute(CoreId core, Instance& in) = 0;
+};
+
 // What policies run on. Owned by the worker (or the simulator, or a test);
 // outlives the policies that use it.
 struct PolicyContext {
@@ -77,6 +91,9 @@ struct PolicyContext {
   // cores in virtual time. May be empty.
   std::function<void(CoreId)> yield;
   SoftwareCounters software_counters;
+  // nullptr: execution is virtual time only (WorkloadProfile::exec_cycles).
+  // Set: the function really runs (the workload must be real: workload.h).
+  Executor* executor = nullptr;
 
   // Advances `core`'s virtual clock by `cycles` and counts them under `kind`.
   void ChargeSoftware(CoreId core, SoftwareWork kind, uint64_t cycles);
@@ -111,6 +128,9 @@ struct Instance {
   uint64_t heap_committed = 0;          // heap pages present (EADDed or EAUGed)
   EpcPage tcs_page = 0;                 // valid while entered
   bool entered = false;
+  // The function crashed or timed out inside: its thread left by AEX, so
+  // the instance must not serve again (a warm policy destroys it).
+  bool tainted = false;
 };
 
 class StartPolicy {
@@ -129,8 +149,13 @@ class StartPolicy {
 // The policy names above, in that order.
 const std::vector<std::string>& PolicyNames();
 
-// NotFoundError naming the known policies for an unknown name. The context
-// must outlive the policy.
+// The policies that start real functions (platform/real_workload.h), in
+// PolicyNames' order: all but template-fork and enturbo.
+const std::vector<std::string>& RealPolicyNames();
+
+// NotFoundError naming the known policies for an unknown name;
+// UnimplementedError for a real workload and a policy not in
+// RealPolicyNames. The context must outlive the policy.
 StatusOr<std::unique_ptr<StartPolicy>> MakePolicy(std::string_view name, PolicyContext& ctx,
                                                   const WorkloadProfile& workload,
                                                   const PolicyOptions& options = {});
