@@ -362,7 +362,7 @@ StatusOr<std::optional<EnclaveRun>> EnclaveVm::OnMissingPage(Session& s, const P
   // As on SGX: the fault leaves the enclave by AEX, the OS loads the page
   // (ELDU), the thread comes back by ERESUME.
   CONFIDE_RETURN_IF_ERROR(m.Aex(s.core));
-  StatusOr<bool> loaded = s.options->page_in(pf.addr);
+  StatusOr<bool> loaded = s.options->page_in(pf.addr & ~uint64_t{kPageSize - 1});
   if (Status back = m.Eresume(s.core, s.tcs); !back.ok()) {
     return tl::unexpected(back.error());
   }

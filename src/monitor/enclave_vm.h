@@ -69,7 +69,8 @@ struct RunOptions {
   // Receives the enclave's log output instead of EnclaveRun::log.
   std::function<void(int fd, std::string_view text)> log;
   // The OS's pager (e.g. platform's EPC driver): called, between AEX and
-  // ERESUME, for a fault on a page of the enclave that is not resident;
+  // ERESUME, with the linear address of a page of the enclave that is not
+  // resident and was touched;
   // returns true once it has loaded it back (ELDU), false if the enclave
   // has no page there (the fault is then a crash). Without a pager such a
   // fault is a crash.

@@ -164,6 +164,8 @@ class FunctionWorker {
                                  std::optional<DataId> data = std::nullopt);
 
   machine::Machine& machine() { return *machine_; }
+  // The OS's EPC driver under the policies: evictions and reloads so far.
+  const DriverStats& epc_driver_stats() const { return driver_->stats(); }
   monitor::Monitor& monitor() { return *monitor_; }
   const crypto::Sha256Digest& runtime_mrenclave() const { return runtime_.mrenclave; }
   crypto::Sha256Digest function_mrenclave(FunctionId f) const {

@@ -1,6 +1,7 @@
 #include "platform/instance_ops.h"
 
 #include <algorithm>
+#include <array>
 
 namespace confide::platform {
 
@@ -204,6 +205,30 @@ Status InstanceOps::Reset(CoreId core, Instance& in, uint64_t data_pages, uint64
   ctx_.ChargeSoftware(core, SoftwareWork::kReset,
                       (data_pages + heap_pages) * ctx_.software.reset_cycles_per_page);
 
+  return Exit(core, in);
+}
+
+Status InstanceOps::Restore(CoreId core, Instance& in, const EnclaveSpec& spec) {
+  CONFIDE_RETURN_IF_ERROR(Enter(core, in));
+  std::array<uint8_t, kPageSize> page{};
+  uint64_t index = 0;
+  uint64_t restored = 0;
+  for (const Region& r : spec.regions) {
+    const bool writable = r.rights != 0 ? (r.rights & secinfo::kW) != 0
+                                        : r.kind != RegionKind::kCode && r.kind != RegionKind::kTcs;
+    // Heap pages exist up to what the instance committed (EAUG grows it).
+    const uint64_t present = r.kind == RegionKind::kHeap ? std::min(r.pages, in.heap_committed)
+                                                         : (r.added ? r.pages : 0);
+    for (uint64_t i = 0; writable && !r.shared && i < present; ++i) {
+      const uint64_t offset = r.offset + i * kPageSize;
+      spec.PageAt(r, offset, index + i, page);
+      CONFIDE_RETURN_IF_ERROR(Touch(core, in, spec.base + offset, 1));
+      CONFIDE_RETURN_IF_ERROR(m().Write(core, spec.base + offset, page));
+      ++restored;
+    }
+    index += r.pages;
+  }
+  ctx_.ChargeSoftware(core, SoftwareWork::kReset, restored * ctx_.software.reset_cycles_per_page);
   return Exit(core, in);
 }
 

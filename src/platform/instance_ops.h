@@ -66,6 +66,13 @@ class InstanceOps {
   // software.reset_cycles_per_page) the data and heap pages a function may
   // have dirtied, so the next tenant sees nothing of this one (PIE §III-B).
   Status Reset(CoreId core, Instance& in, uint64_t data_pages, uint64_t heap_pages);
+  // A real instance's reset (real_workload.h): from inside, every page of
+  // `spec` the enclave can write and has (its data, heap, SSA and stack; a
+  // plugin's pages are not the host's) gets its initial bytes back, so the
+  // next tenant finds the enclave as it was built: no byte of this tenant,
+  // and the runtime's own state back at its start. Charged as the reset's
+  // software work per page.
+  Status Restore(CoreId core, Instance& in, const EnclaveSpec& spec);
   // Drops the copy-on-write pages (EREMOVE, PIE §V: 4.5K per page), so the
   // plugins show through again. REQUIRES: not entered.
   Status DropCopies(CoreId core, Instance& in);

@@ -74,7 +74,16 @@ Status MonitorExecutor::Execute(CoreId core, Instance& in) {
   CONFIDE_RETURN_IF_ERROR(WriteRequest(vm->window(), *request_));
   monitor::RunOptions options;
   options.time_limit = time_limit_;
-  options.allocate_page = [&]() { return driver_.Allocate(core); };
+  options.allocate_page = [&]() -> StatusOr<EpcPage> {
+    if (m.FreePageCount() > 1) return driver_.Allocate(core);
+    // Evicting a victim takes ENCLS (EBLOCK, EWB), which the OS issues from
+    // outside: AEX, allocate, ERESUME. The host stays pinned meanwhile, so
+    // none of its own pages (its TCS included) is the victim.
+    CONFIDE_RETURN_IF_ERROR(m.Aex(core));
+    StatusOr<EpcPage> page = driver_.Allocate(core);
+    CONFIDE_RETURN_IF_ERROR(m.Eresume(core, in.tcs_page));
+    return page;
+  };
   options.page_in = [&](uint64_t linaddr) -> StatusOr<bool> {
     StatusOr<EpcPage> page = driver_.Resident(core, in.secs, linaddr);
     if (page.ok()) return true;

@@ -14,6 +14,10 @@
 //     MRENCLAVE stay as measured);
 //   * a pinned wrong MRENCLAVE is refused; the worker keeps working after
 //     every failure; the EPC is back to its baseline after every invocation;
+//   * every start policy of RealPolicyNames() runs the same function, each
+//     with its own instructions; warm instances start from their initial
+//     state and are replaced after a crash or timeout; model-only and
+//     unknown policies are refused; with a small EPC, evicted pages come back;
 //   * the worker's own errors: empty source, unknown function, input larger
 //     than the window, no KVM.
 //
@@ -379,6 +383,101 @@ TEST_F(FunctionWorkerLuaTest, UnknownFunctionIsNotFound) {
   auto inv = worker().Invoke(FunctionId{123456}, "pie-cold", AsBytes("x"));
   ASSERT_FALSE(inv.ok());
   EXPECT_EQ(inv.error().code, ErrorCode::kNotFound) << inv.error().ToString();
+}
+
+// ---- Every start policy of the model, on the monitor -------------------------
+
+// The instructions of one invocation that show how it was started.
+struct Signature {
+  uint64_t ecreate, eadd, chunks, eaug, emodpr, emap;
+};
+Signature SignatureOf(const Invocation& inv) {
+  return {CountOf(inv.counters, Instruction::kEcreate), CountOf(inv.counters, Instruction::kEadd),
+          inv.counters.events.chunks_measured,          CountOf(inv.counters, Instruction::kEaug),
+          CountOf(inv.counters, Instruction::kEmodpr),  CountOf(inv.counters, Instruction::kEmap)};
+}
+
+TEST_F(FunctionWorkerLuaTest, EveryRealPolicyRunsTheFunctionItsOwnWay) {
+  auto id = Add("sum", R"lua(
+return function(s)
+  local t = 0
+  for n in s:gmatch("%d+") do t = t + tonumber(n) end
+  return "sum " .. t
+end)lua");
+  ASSERT_TRUE(id);
+  std::map<std::string, Signature> first, second;
+  for (const std::string& policy : RealPolicyNames()) {
+    SCOPED_TRACE(policy);
+    // Twice without releasing the policy: warm pools serve the second.
+    for (int i = 0; i < 2; ++i) {
+      auto inv = worker().Invoke(*id, policy, AsBytes("1 2 3 40"));
+      ASSERT_TRUE(inv.ok()) << inv.error().ToString();
+      ASSERT_TRUE(inv->ok()) << inv->Failure() << "\nlog: " << inv->log;
+      EXPECT_EQ(Text(inv->output), "sum 46") << "invocation " << i;
+      (i == 0 ? first : second)[policy] = SignatureOf(*inv);
+    }
+  }
+  const uint32_t used = UsedEpcPages(worker().machine());
+  ASSERT_TRUE(worker().ReleasePolicies().ok());
+  EXPECT_LT(UsedEpcPages(worker().machine()), used) << "released policies hold no EPC";
+
+  // Each policy issued its own instructions (shared/DESIGN.md's table):
+  // SGX1 measures everything, sgx1-swhash hashes in software instead;
+  const uint64_t heap = SmallConfig().heap_bytes / 4096;
+  EXPECT_EQ(first["sgx1-cold"].ecreate, 1u);
+  EXPECT_EQ(first["sgx1-cold"].chunks, 16 * first["sgx1-cold"].eadd);
+  EXPECT_LT(first["sgx1-swhash"].chunks * 4, first["sgx1-cold"].chunks);
+  EXPECT_EQ(first["sgx1-swhash"].eadd, first["sgx1-cold"].eadd);
+  // sgx2-eaug EAUGs its code and data and restricts the code by EMODPR;
+  EXPECT_GT(first["sgx2-eaug"].emodpr, 0u);
+  EXPECT_GT(first["sgx2-eaug"].eaug, heap);
+  EXPECT_LT(first["sgx2-eaug"].eadd, first["clemmys-batch"].eadd);
+  // clemmys-batch EADDs code and data and EAUGs only the heap;
+  EXPECT_EQ(first["clemmys-batch"].emodpr, 0u);
+  EXPECT_EQ(first["clemmys-batch"].eaug, heap);
+  EXPECT_EQ(first["clemmys-batch"].eadd + heap, first["sgx1-cold"].eadd);
+  // the PIE policies map the runtime and the function instead of adding them;
+  EXPECT_EQ(first["pie-cold"].emap, 2u);
+  EXPECT_EQ(first["pie-cold"].ecreate, 1u);
+  EXPECT_LT(first["pie-cold"].eadd, first["clemmys-batch"].eadd);
+  // the cold ones start afresh every time, the warm ones only once.
+  for (const char* cold : {"sgx1-cold", "sgx1-swhash", "sgx2-eaug", "clemmys-batch", "pie-cold"})
+    EXPECT_EQ(second[cold].ecreate, 1u) << cold;
+  for (const char* warm : {"sgx-warm", "pie-warm"}) {
+    EXPECT_EQ(second[warm].ecreate, 0u) << warm;
+    EXPECT_EQ(second[warm].eadd, 0u) << warm;
+    EXPECT_EQ(second[warm].emap, 0u) << warm;
+  }
+}
+
+TEST_F(FunctionWorkerLuaTest, ModelOnlyAndUnknownPoliciesAreRefusedNamingWhy) {
+  auto id = Add("id", "return function(s) return s end");
+  ASSERT_TRUE(id);
+  for (const char* model_only : {"template-fork", "enturbo"}) {
+    auto inv = worker().Invoke(*id, model_only, AsBytes("x"));
+    ASSERT_FALSE(inv.ok()) << model_only;
+    EXPECT_EQ(inv.error().code, ErrorCode::kUnimplemented) << inv.error().ToString();
+    EXPECT_THAT(inv.error().message, HasSubstr("runs in the model only"));
+    EXPECT_THAT(inv.error().message, HasSubstr("pie-cold"));
+  }
+  auto unknown = worker().Invoke(*id, "pie-hot", AsBytes("x"));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound) << unknown.error().ToString();
+  EXPECT_THAT(unknown.error().message, HasSubstr("pie-hot"));
+  auto sgx_data = worker().AddData("table", AsBytes("k=v"));
+  ASSERT_TRUE(sgx_data.ok());
+  InvokeOptions with_data;
+  with_data.data = *sgx_data;
+  for (const char* sgx : {"sgx1-cold", "sgx-warm", "clemmys-batch"}) {
+    auto inv = worker().Invoke(*id, sgx, AsBytes("x"), with_data);
+    ASSERT_FALSE(inv.ok()) << sgx;
+    EXPECT_EQ(inv.error().code, ErrorCode::kInvalidArgument) << inv.error().ToString();
+    EXPECT_THAT(inv.error().message, HasSubstr("data plugins need a PIE start"));
+  }
+  auto warm = worker().Invoke(*id, "pie-warm", AsBytes("with data"), with_data);
+  ASSERT_TRUE(warm.ok()) << warm.error().ToString();
+  EXPECT_TRUE(warm->ok()) << warm->Failure();
+  EXPECT_TRUE(worker().ReleasePolicies().ok());
 }
 
 // ---- Chains ------------------------------------------------------------------
@@ -750,6 +849,80 @@ TEST_F(FunctionWorkerProbeTest, InputLargerThanTheWindowIsInvalidArgument) {
   Invocation next = Probe("estill fine");
   ASSERT_TRUE(next.ok()) << next.Failure();
   EXPECT_EQ(Text(next.output), "still fine");
+}
+
+// What a warm instance must not carry from one invocation to the next: the
+// runtime's state (the probe's counter lives in its writable data), nor an
+// instance whose function crashed or timed out.
+TEST_F(FunctionWorkerProbeTest, WarmInstancesStartFromTheirInitialState) {
+  for (const char* warm : {"sgx-warm", "pie-warm"}) {
+    SCOPED_TRACE(warm);
+    for (int i = 0; i < 3; ++i) {
+      auto inv = worker().Invoke(*probe_, warm, AsBytes("w"));
+      ASSERT_TRUE(inv.ok()) << inv.error().ToString();
+      ASSERT_TRUE(inv->ok()) << inv->Failure();
+      EXPECT_EQ(Text(inv->output), "1") << "invocation " << i << " saw another's state";
+      if (i > 0) {
+        EXPECT_EQ(CountOf(inv->counters, Instruction::kEcreate), 0u) << "not warm";
+      }
+    }
+  }
+  EXPECT_TRUE(worker().ReleasePolicies().ok());
+}
+
+TEST_F(FunctionWorkerProbeTest, WarmInstanceThatCrashedOrTimedOutIsReplaced) {
+  const uint32_t used = UsedEpcPages(worker().machine());
+  for (const char* warm : {"sgx-warm", "pie-warm"}) {
+    for (const char* bad : {"c", "l", "x"}) {
+      SCOPED_TRACE(std::string(warm) + " after " + bad);
+      auto failed = worker().Invoke(*probe_, warm, AsBytes(bad));
+      ASSERT_TRUE(failed.ok()) << failed.error().ToString();
+      EXPECT_FALSE(failed->ok());
+      auto next = worker().Invoke(*probe_, warm, AsBytes("eagain"));
+      ASSERT_TRUE(next.ok()) << next.error().ToString();
+      ASSERT_TRUE(next->ok()) << next->Failure();
+      EXPECT_EQ(Text(next->output), "again");
+      // The broken instance went; a new one was made for this invocation.
+      EXPECT_EQ(CountOf(next->counters, Instruction::kEcreate), 1u);
+    }
+  }
+  EXPECT_TRUE(worker().ReleasePolicies().ok());
+  EXPECT_EQ(UsedEpcPages(worker().machine()), used);
+}
+
+// ---- A worker whose EPC is too small for everything at once --------------------
+
+// The worker's own plugins, an sgx-warm pool instance and a pie-cold host
+// with its plugins do not fit at once: the EPC driver evicts the idle pool
+// instance (EWB) to start pie-cold, and the next sgx-warm invocation finds
+// its pages evicted: the policy and the monitor's pager load them back (ELDU).
+class FunctionWorkerSmallEpcTest : public SharedWorkerTest<FunctionWorkerSmallEpcTest> {
+ public:
+  static ByteSpan RuntimeElf() { return runtime::lua_runtime_elf(); }
+  static FunctionWorkerConfig Config() {
+    FunctionWorkerConfig c = SmallConfig();
+    c.epc_pages = 1024;
+    return c;
+  }
+};
+
+TEST_F(FunctionWorkerSmallEpcTest, EvictedPagesComeBackAndTheFunctionStillRuns) {
+  auto id = Add("len", "return function(s) return 'len ' .. #s end");
+  ASSERT_TRUE(id);
+  uint64_t paged_in = 0;  // by the monitor's pager, on the enclave's touch
+  for (const char* policy : {"sgx-warm", "pie-cold", "sgx-warm", "pie-cold", "sgx-warm"}) {
+    SCOPED_TRACE(policy);
+    auto inv = worker().Invoke(*id, policy, AsBytes("four"));
+    ASSERT_TRUE(inv.ok()) << inv.error().ToString();
+    ASSERT_TRUE(inv->ok()) << inv->Failure();
+    EXPECT_EQ(Text(inv->output), "len 4");
+    paged_in += inv->monitor.pages_loaded;
+  }
+  const DriverStats& stats = worker().epc_driver_stats();
+  EXPECT_GT(stats.evictions, 0u) << "the EPC was large enough: the test shows nothing";
+  EXPECT_GT(stats.reloads, 0u);
+  EXPECT_GT(paged_in, 0u);
+  EXPECT_TRUE(worker().ReleasePolicies().ok());
 }
 
 // ---- A worker with room on the heap --------------------------------------------

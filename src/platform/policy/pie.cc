@@ -201,7 +201,10 @@ class PiePolicy : public PolicyBase {
     if (flavor_ != Flavor::kWarm || instance->tainted) return ops_.Destroy(core, *instance);
     // Reset: zero the data and heap the function dirtied, then drop the
     // copy-on-write pages so the plugins show through again.
-    Status reset = ops_.Reset(core, *instance, workload_.data_pages, workload_.heap_pages);
+    // (A real host gets its initial bytes back: real_workload.h.)
+    Status reset = workload_.real
+                       ? ops_.Restore(core, *instance, host_spec_)
+                       : ops_.Reset(core, *instance, workload_.data_pages, workload_.heap_pages);
     if (reset.ok()) reset = ops_.DropCopies(core, *instance);
     if (!reset.ok()) {
       // An instance that cannot be reset must not serve again.

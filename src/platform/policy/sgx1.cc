@@ -76,7 +76,11 @@ class Sgx1Policy : public PolicyBase {
 
   Status Finish(CoreId core, std::unique_ptr<Instance> instance) override {
     if (flavor_ != Flavor::kWarm || instance->tainted) return ops_.Destroy(core, *instance);
-    Status reset = ops_.Reset(core, *instance, workload_.data_pages, workload_.heap_pages);
+    // A real function's enclave gets its initial bytes back, runtime
+    // state included; a synthetic one is charged its zeroing.
+    Status reset = workload_.real
+                       ? ops_.Restore(core, *instance, spec_)
+                       : ops_.Reset(core, *instance, workload_.data_pages, workload_.heap_pages);
     if (!reset.ok()) {
       // An instance that cannot be reset must not serve again.
       (void)ops_.Destroy(core, *instance);
