@@ -30,26 +30,25 @@ if(NOT CONFIDE_MUSL_GCC)
   message(FATAL_ERROR "musl-gcc not found: the enclave runtime needs musl (apt-get install musl-tools musl-dev; tools/setup.sh does it)")
 endif()
 
-function(confide_enclave_elf)
-  cmake_parse_arguments(ARG "" "NAME;ENTRY" "SOURCES;LIBS;INCLUDES" ${ARGN})
-  # Here, not at file scope: the function is called from directories that
-  # did not include this file and so do not see its variables.
+# The musl-gcc options for enclave code, as lists: compiling and linking.
+# `confide image build --c` (src/cli) compiles with the same ones.
+function(confide_enclave_flags cflags_var ldflags_var)
   set(base 0x4000000000)  # CONFIDE_ENCLAVE_BASE
-  set(cflags -std=gnu11 -O2 -g -Wall -Wextra -Werror -fpie -fno-stack-protector)
-  set(ldflags -static -nostartfiles -no-pie -Wl,-Ttext-segment=${base}
-              -Wl,-z,max-page-size=4096 -Wl,-z,norelro -Wl,-z,noexecstack
-              -Wl,--build-id=none -Wl,--no-relax)
-  if(NOT ARG_NAME OR NOT ARG_SOURCES)
-    message(FATAL_ERROR "confide_enclave_elf: NAME and SOURCES are required")
-  endif()
-  if(NOT ARG_ENTRY)
-    set(ARG_ENTRY confide_enclave_entry)
-  endif()
+  set(${cflags_var} -std=gnu11 -O2 -g -Wall -Wextra -Werror -fpie -fno-stack-protector PARENT_SCOPE)
+  set(${ldflags_var} -static -nostartfiles -no-pie -Wl,-Ttext-segment=${base}
+                     -Wl,-z,max-page-size=4096 -Wl,-z,norelro -Wl,-z,noexecstack
+                     -Wl,--build-id=none -Wl,--no-relax PARENT_SCOPE)
+endfunction()
+
+# Compiles SOURCES (with INCLUDES) into objects under <name>.dir; sets
+# <out_var> to their paths.
+function(confide_enclave_objects out_var)
+  cmake_parse_arguments(ARG "" "NAME" "SOURCES;INCLUDES" ${ARGN})
+  confide_enclave_flags(cflags ldflags)
   set(includes -I${PROJECT_SOURCE_DIR}/src)
   foreach(dir ${ARG_INCLUDES})
     list(APPEND includes -I${dir})
   endforeach()
-
   set(objdir ${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}.dir)
   file(MAKE_DIRECTORY ${objdir})
   set(objects)
@@ -68,6 +67,37 @@ function(confide_enclave_elf)
       VERBATIM)
     list(APPEND objects ${obj})
   endforeach()
+  set(${out_var} ${objects} PARENT_SCOPE)
+endfunction()
+
+# confide_enclave_archive(NAME <name> SOURCES <files> [INCLUDES <dirs>]):
+# <name>.a of enclave objects (a target <name>_archive, its ARCHIVE_FILE
+# property the path), for code linked later, e.g. by `confide image build`.
+function(confide_enclave_archive)
+  cmake_parse_arguments(ARG "" "NAME" "SOURCES;INCLUDES" ${ARGN})
+  confide_enclave_objects(objects NAME ${ARG_NAME} SOURCES ${ARG_SOURCES} INCLUDES ${ARG_INCLUDES})
+  set(archive ${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}.a)
+  add_custom_command(
+    OUTPUT ${archive}
+    COMMAND ${CMAKE_COMMAND} -E rm -f ${archive}
+    COMMAND ${CMAKE_AR} qcs ${archive} ${objects}
+    DEPENDS ${objects}
+    COMMENT "Archiving enclave objects ${ARG_NAME}.a"
+    VERBATIM)
+  add_custom_target(${ARG_NAME}_archive ALL DEPENDS ${archive})
+  set_property(TARGET ${ARG_NAME}_archive PROPERTY ARCHIVE_FILE ${archive})
+endfunction()
+
+function(confide_enclave_elf)
+  cmake_parse_arguments(ARG "" "NAME;ENTRY" "SOURCES;LIBS;INCLUDES" ${ARGN})
+  if(NOT ARG_NAME OR NOT ARG_SOURCES)
+    message(FATAL_ERROR "confide_enclave_elf: NAME and SOURCES are required")
+  endif()
+  if(NOT ARG_ENTRY)
+    set(ARG_ENTRY confide_enclave_entry)
+  endif()
+  confide_enclave_flags(cflags ldflags)
+  confide_enclave_objects(objects NAME ${ARG_NAME} SOURCES ${ARG_SOURCES} INCLUDES ${ARG_INCLUDES})
 
   set(elf ${CMAKE_CURRENT_BINARY_DIR}/${ARG_NAME}.elf)
   add_custom_command(

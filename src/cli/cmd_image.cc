@@ -1,18 +1,23 @@
 // cmd_image.cc — `confide image measure`, `confide image sign` and
-// `confide image build` (a Lua function as a signed plugin: a .enclave file,
-// image/plugin_image.h), and the `image` subcommand that holds them (verify
-// and inspect: cmd_inspect.cc).
+// `confide image build` (a .enclave file, image/plugin_image.h: a Lua
+// function as a signed plugin, or C sources and the runtime as a signed whole
+// enclave, cli/c_enclave.h), and the `image` subcommand that holds them
+// (verify and inspect: cmd_inspect.cc).
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "base/file.h"
+#include "cli/c_enclave.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "crypto/rsa.h"
+#include "image/enclave_abi.h"
+#include "image/layout.h"
 #include "image/manifest.h"
 #include "image/plugin_image.h"
 #include "image/sgxs.h"
@@ -51,17 +56,19 @@ crypto::Rsa3072PrivateKey ReadKeyOrFail(std::string_view command, const std::str
                          std::string_view(reinterpret_cast<const char*>(pem.data()), pem.size())));
 }
 
-void RunSign(const SignOptions& o) {
-  constexpr std::string_view kCmd = "image sign";
-  const crypto::Rsa3072PrivateKey key = ReadKeyOrFail(kCmd, o.key);
-  const crypto::Sha256Digest mrenclave = MeasureSgxsFileOrFail(kCmd, o.in);
-  image::Manifest manifest;
-  if (!o.manifest.empty()) {
-    const Bytes text = ReadFileOrFail(kCmd, o.manifest);
-    manifest = ValueOrFail(kCmd, o.manifest,
-                           image::ParseManifest(std::string_view(
-                               reinterpret_cast<const char*>(text.data()), text.size())));
-  }
+// The manifest at `path` (defaults if empty), or Fail.
+image::Manifest ReadManifestOrFail(std::string_view command, const std::string& path) {
+  if (path.empty()) return image::Manifest{};
+  const Bytes text = ReadFileOrFail(command, path);
+  return ValueOrFail(command, path,
+                     image::ParseManifest(std::string_view(
+                         reinterpret_cast<const char*>(text.data()), text.size())));
+}
+
+// What a SIGSTRUCT over `mrenclave` says, from the manifest: 64-bit mode,
+// DEBUG if asked, the minimal XFRM, MISCSELECT, product id and SVN.
+image::SigningParams SigningParamsFor(const image::Manifest& manifest,
+                                      const crypto::Sha256Digest& mrenclave) {
   image::SigningParams p;
   p.enclave_hash = mrenclave;
   p.attributes.flags =
@@ -70,6 +77,15 @@ void RunSign(const SignOptions& o) {
   p.misc_select = manifest.misc_select;
   p.isv_prod_id = manifest.isv_prod_id;
   p.isv_svn = manifest.isv_svn;
+  return p;
+}
+
+void RunSign(const SignOptions& o) {
+  constexpr std::string_view kCmd = "image sign";
+  const crypto::Rsa3072PrivateKey key = ReadKeyOrFail(kCmd, o.key);
+  const crypto::Sha256Digest mrenclave = MeasureSgxsFileOrFail(kCmd, o.in);
+  const image::Manifest manifest = ReadManifestOrFail(kCmd, o.manifest);
+  image::SigningParams p = SigningParamsFor(manifest, mrenclave);
   if (!o.date.empty()) p.date = ValueOrFail(kCmd, "--date", image::ParseBcdDate(o.date));
   const machine::Sigstruct sig = ValueOrFail(kCmd, "", image::SignEnclave(key, p));
   const auto bytes = sig.Serialize();
@@ -80,31 +96,74 @@ void RunSign(const SignOptions& o) {
 
 struct BuildOptions {
   std::string lua;
+  std::vector<std::string> c;
+  std::string manifest;
   std::string key;
   std::string out;
   std::string name;
 };
 
-void RunBuild(const BuildOptions& o) {
+// Signs `img` as the manifest says, writes the .enclave file, reports.
+void SignAndWrite(std::string_view cmd, const BuildOptions& o, const image::SgxsImage& img,
+                  const image::Manifest& manifest) {
+  const crypto::Rsa3072PrivateKey key = ReadKeyOrFail(cmd, o.key);
+  const machine::Sigstruct sig = ValueOrFail(
+      cmd, "signing", image::SignEnclave(key, SigningParamsFor(manifest, image::MeasureSgxs(img))));
+  const Bytes file = image::WriteEnclaveFile(img, sig);
+  OkOrFail(cmd, o.out, WriteFileAtomically(o.out, file));
+  std::cout << fmt::format("wrote {} ({} bytes, {} pages)\nmrenclave {}\nmrsigner  {}\n", o.out,
+                           file.size(), img.pages.size(), ToHex(sig.enclave_hash),
+                           ToHex(sig.MrSigner()));
+}
+
+// A Lua function: a plugin the worker maps into hosts.
+void BuildLua(const BuildOptions& o) {
   constexpr std::string_view kCmd = "image build";
   if (!o.lua.ends_with(".lua")) {
     Fail(kCmd,
          fmt::format("{}: a function is a .lua file (Lua source returning a function)", o.lua), 2);
   }
-  const crypto::Rsa3072PrivateKey key = ReadKeyOrFail(kCmd, o.key);
+  if (!o.manifest.empty()) {
+    Fail(kCmd, "--manifest is for --c (a Lua function plugin has no heap, stack or threads)", 2);
+  }
+  (void)ReadKeyOrFail(kCmd, o.key);  // before the work: a bad key fails first
   const Bytes source = ReadFileOrFail(kCmd, o.lua);
   const std::string name = o.name.empty() ? o.lua.substr(o.lua.find_last_of('/') + 1) : o.name;
   const image::SgxsImage img = ValueOrFail(kCmd, o.lua, image::LuaFunctionImage(name, source));
-  image::SigningParams p;
-  p.enclave_hash = image::MeasureSgxs(img);
-  p.attributes.flags = machine::attr::kMode64Bit;
-  p.attributes.xfrm = kDefaultXfrm;
-  const machine::Sigstruct sig = ValueOrFail(kCmd, "signing", image::SignEnclave(key, p));
-  const Bytes file = image::WriteEnclaveFile(img, sig);
-  OkOrFail(kCmd, o.out, WriteFileAtomically(o.out, file));
-  std::cout << fmt::format("wrote {} ({} bytes, {} pages)\nmrenclave {}\nmrsigner  {}\n", o.out,
-                           file.size(), img.pages.size(), ToHex(sig.enclave_hash),
-                           ToHex(sig.MrSigner()));
+  SignAndWrite(kCmd, o, img, image::Manifest{});
+}
+
+// C sources defining confide_function: a whole enclave with the runtime,
+// laid out as the manifest says (heap, stack, threads), signed.
+void BuildC(const BuildOptions& o) {
+  constexpr std::string_view kCmd = "image build";
+  (void)ReadKeyOrFail(kCmd, o.key);
+  const image::Manifest manifest = ReadManifestOrFail(kCmd, o.manifest);
+  if (manifest.kind != image::EnclaveKind::kHost) {
+    Fail(kCmd, "--manifest: a C function builds a whole enclave (\"kind\": \"host\")", 2);
+  }
+  std::string diagnostics;
+  StatusOr<Bytes> elf = CompileCEnclave(o.c, &diagnostics);
+  std::cerr << diagnostics;  // the compiler's own words: warnings, or why it failed
+  OkOrFail(kCmd, "building", elf.status());
+  image::LayoutInfo info;
+  const image::SgxsImage img =
+      ValueOrFail(kCmd, "laying out", image::LayoutFromElf(*elf, manifest, &info));
+  if (info.elf_base != CONFIDE_ENCLAVE_BASE) {
+    Fail(kCmd, fmt::format("the ELF starts at {:#x}, not at CONFIDE_ENCLAVE_BASE", info.elf_base));
+  }
+  SignAndWrite(kCmd, o, img, manifest);
+}
+
+void RunBuild(const BuildOptions& o) {
+  if (o.lua.empty() == o.c.empty()) {
+    Fail("image build", "give either --lua FILE or --c FILE... (C sources)", 2);
+  }
+  if (!o.lua.empty()) {
+    BuildLua(o);
+  } else {
+    BuildC(o);
+  }
 }
 
 }  // namespace
@@ -131,9 +190,14 @@ void RegisterImageCommands(CLI::App& app) {
 
   auto build_opts = std::make_shared<BuildOptions>();
   CLI::App* build = image->add_subcommand(
-      "build", "Build a Lua function into a signed plugin enclave (a .enclave file)");
-  build->add_option("--lua", build_opts->lua, "The function: Lua source returning a function")
-      ->required();
+      "build",
+      "Build a function into a signed enclave image (a .enclave file): a Lua function as a "
+      "plugin, or C sources with the runtime as a whole enclave");
+  build->add_option("--lua", build_opts->lua, "The function: Lua source returning a function");
+  build->add_option("--c", build_opts->c,
+                    "The function: C sources defining confide_function (runtime/function.h)");
+  build->add_option("--manifest", build_opts->manifest,
+                    "With --c: the enclave's manifest (JSON: heap_size, stack_size, threads, ...)");
   build->add_option("--key", build_opts->key, "RSA-3072 e=3 private key (PEM)")->required();
   build->add_option("--out", build_opts->out, "Where to write the .enclave file")->required();
   build->add_option("--name", build_opts->name, "The function's name (default: the file's)");

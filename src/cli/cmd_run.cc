@@ -54,6 +54,7 @@ struct RunCommandOptions {
   std::string runtime = "lua";
   std::string input;
   std::string policy = "pie-cold";
+  bool policy_given = false;  // --policy on the command line
   bool stats = false;
   uint64_t heap = uint64_t{8} << 20;
   uint64_t timeout_ms = 10000;
@@ -79,6 +80,15 @@ void PrintStats(const platform::Invocation& inv, platform::FunctionWorker& worke
                            static_cast<double>(profile.frequency_hz) / 1e9,
                            profile.Seconds(inv.counters.total_cycles()) * 1e3)
             << inv.counters.Breakdown(static_cast<double>(profile.frequency_hz));
+}
+
+// --mrenclave's digest, or Fail.
+crypto::Sha256Digest PinOrFail(const std::string& hex) {
+  const Bytes pin = ValueOrFail(kCmd, "--mrenclave", FromHex(hex));
+  if (pin.size() != 32) Fail(kCmd, "--mrenclave: 64 hex digits (a SHA-256)", 2);
+  crypto::Sha256Digest digest{};
+  std::copy(pin.begin(), pin.end(), digest.begin());
+  return digest;
 }
 
 // A worker with the Lua runtime and `files` as its functions.
@@ -110,6 +120,13 @@ std::unique_ptr<platform::FunctionWorker> StartWorker(std::string_view cmd,
     const Bytes& source = sources[i];
     if (files[i].ends_with(".enclave")) {
       image::EnclaveFile f = ValueOrFail(cmd, files[i], image::ReadEnclaveFile(source));
+      if (image::IsWholeEnclave(f.image)) {
+        Fail(cmd,
+             fmt::format("{}: a whole enclave (image build --c) runs alone, with confide run; "
+                         "a chain takes function plugins",
+                         files[i]),
+             2);
+      }
       ids->push_back(ValueOrFail(cmd, files[i],
                                  worker->AddFunctionImage(name, std::move(f.image), f.sigstruct)));
       continue;
@@ -141,7 +158,36 @@ void Finish(std::string_view cmd, std::string_view what, const platform::Invocat
   std::cout.flush();
 }
 
+// A whole enclave (`confide image build --c`): started as its owner built
+// and signed it.
+void RunWholeEnclave(const RunCommandOptions& o, const image::EnclaveFile& f) {
+  if (o.policy_given && o.policy != "sgx1-cold") {
+    Fail(kCmd,
+         fmt::format("--policy {}: a whole enclave starts as its owner built and signed it "
+                     "(sgx1-cold); start policies choose how to build function plugins",
+                     o.policy),
+         2);
+  }
+  if (!o.data.empty()) Fail(kCmd, "--data: a whole enclave maps no data plugin", 2);
+  platform::InvokeOptions options;
+  if (!o.mrenclave.empty()) options.function_mrenclave = PinOrFail(o.mrenclave);
+  platform::FunctionWorkerConfig config;
+  config.heap_bytes = o.heap;
+  config.time_limit = std::chrono::milliseconds(o.timeout_ms);
+  auto worker = ValueOrFail(kCmd, "starting the worker",
+                            platform::FunctionWorker::Create(runtime::lua_runtime_elf(), config));
+  const Bytes input = ReadInput(o.input);
+  const platform::Invocation inv = ValueOrFail(
+      kCmd, "invoking the enclave", worker->InvokeEnclave(f.image, f.sigstruct, input, options));
+  Finish(kCmd, o.function.substr(o.function.find_last_of('/') + 1), inv, o.stats, *worker);
+}
+
 void Run(const RunCommandOptions& o) {
+  if (o.function.ends_with(".enclave")) {
+    image::EnclaveFile f =
+        ValueOrFail(kCmd, o.function, image::ReadEnclaveFile(ReadFileOrFail(kCmd, o.function)));
+    if (image::IsWholeEnclave(f.image)) return RunWholeEnclave(o, f);
+  }
   const std::vector<std::string>& real = platform::RealPolicyNames();
   if (std::find(real.begin(), real.end(), o.policy) == real.end()) {
     Fail(kCmd,
@@ -152,13 +198,7 @@ void Run(const RunCommandOptions& o) {
   std::vector<platform::FunctionId> ids;
   auto worker = StartWorker(kCmd, o, {o.function}, &ids);
   platform::InvokeOptions options;
-  if (!o.mrenclave.empty()) {
-    const Bytes pin = ValueOrFail(kCmd, "--mrenclave", FromHex(o.mrenclave));
-    if (pin.size() != 32) Fail(kCmd, "--mrenclave: 64 hex digits (a SHA-256)", 2);
-    crypto::Sha256Digest digest{};
-    std::copy(pin.begin(), pin.end(), digest.begin());
-    options.function_mrenclave = digest;
-  }
+  if (!o.mrenclave.empty()) options.function_mrenclave = PinOrFail(o.mrenclave);
   if (!o.data.empty()) {
     if (!o.policy.starts_with("pie-")) {
       Fail(kCmd, "--data needs a PIE policy, pie-cold or pie-warm (a data plugin is EMAPped)", 2);
@@ -210,7 +250,10 @@ void RegisterRunCommand(CLI::App& app) {
   cmd->add_option("--heap", o->heap, "Enclave heap in bytes (page multiple)")
       ->default_str("8388608");
   cmd->add_option("--timeout", o->timeout_ms, "Time limit in milliseconds")->default_str("10000");
-  cmd->callback([o] { Run(*o); });
+  cmd->callback([o, cmd] {
+    o->policy_given = cmd->get_option("--policy")->count() > 0;
+    Run(*o);
+  });
 }
 
 void RegisterChainCommand(CLI::App& app) {

@@ -90,6 +90,12 @@ Status CheckFunctionImage(const SgxsImage& image) {
   return OkStatus();
 }
 
+bool IsWholeEnclave(const SgxsImage& image) {
+  return std::any_of(image.pages.begin(), image.pages.end(), [](const SgxsPage& p) {
+    return p.secinfo.page_type() == machine::PageType::kTcs;
+  });
+}
+
 Bytes WriteEnclaveFile(const SgxsImage& image, const machine::Sigstruct& sigstruct) {
   const Bytes sgxs = WriteSgxs(image);
   const auto sig = sigstruct.Serialize();

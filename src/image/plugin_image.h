@@ -38,6 +38,10 @@ StatusOr<SgxsImage> DataImage(const std::string& name, ByteSpan bytes);
 // page naming a Lua function, pages PT_SREG and read-only, inside the slot.
 Status CheckFunctionImage(const SgxsImage& image);
 
+// True for a whole enclave (it has a TCS: `confide image build --c`), as
+// opposed to a plugin (only PT_SREG pages).
+bool IsWholeEnclave(const SgxsImage& image);
+
 struct EnclaveFile {
   SgxsImage image;
   machine::Sigstruct sigstruct;

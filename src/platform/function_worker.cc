@@ -287,6 +287,25 @@ StatusOr<StartPolicy*> FunctionWorker::PolicyFor(std::string_view name, Function
   return policies_.emplace(key, std::move(slot)).first->second.policy.get();
 }
 
+StatusOr<Invocation> FunctionWorker::InvokeEnclave(const image::SgxsImage& img,
+                                                   const machine::Sigstruct& sigstruct,
+                                                   ByteSpan input, const InvokeOptions& opts) {
+  if (!image::IsWholeEnclave(img)) {
+    return InvalidArgumentError("not a whole enclave (it has no TCS): a plugin runs with Invoke");
+  }
+  if (opts.data) return InvalidArgumentError("a whole enclave maps no data plugin");
+  const crypto::Sha256Digest mrenclave = image::MeasureSgxs(img);
+  if (opts.function_mrenclave && *opts.function_mrenclave != mrenclave) {
+    return SgxErrorStatus(
+        SgxError::kInvalidMeasurement,
+        fmt::format("the enclave's MRENCLAVE is {}, not the pinned one", ToHex(mrenclave)));
+  }
+  Request request;
+  request.op = CONFIDE_OP_RUN;
+  request.input = input;
+  return RunEnclave(Prepared{img, sigstruct}, {}, request);
+}
+
 Status FunctionWorker::ReleasePolicies() {
   Status first;
   for (auto& [key, slot] : policies_) {

@@ -147,6 +147,17 @@ class FunctionWorker {
   StatusOr<Invocation> Invoke(FunctionId function, std::string_view policy, ByteSpan input,
                               const InvokeOptions& options = {});
 
+  // A whole enclave built and signed elsewhere (`confide image build --c`),
+  // started as built: ECREATE, EADD and EEXTEND as its SGXS says, EINIT with
+  // its owner's SIGSTRUCT, EENTER with `input`, teardown. No start policy
+  // applies: the owner's signature fixes every page. InvalidArgumentError
+  // unless it is a whole enclave (a TCS) at CONFIDE_ENCLAVE_BASE, or if
+  // options name a data plugin; SGX_INVALID_MEASUREMENT if options pin
+  // another MRENCLAVE; EINIT's error if the SIGSTRUCT does not sign it.
+  StatusOr<Invocation> InvokeEnclave(const image::SgxsImage& image,
+                                     const machine::Sigstruct& sigstruct, ByteSpan input,
+                                     const InvokeOptions& options = {});
+
   // Shuts down every policy Invoke made (their plugins, warm pools), so
   // the EPC holds only the worker's own plugins; later invocations prepare
   // them again. The first error, after trying all.

@@ -470,6 +470,77 @@ TEST_F(CliTest, ImageBuildWritesAnEnclaveFileThatRunsAndCanBePinned) {
   EXPECT_THAT(refused.err, HasSubstr("bad.enclave"));
 }
 
+TEST_F(CliTest, RunStartsWithTheModelsPoliciesAndRefusesModelOnlyOnes) {
+  const std::string f = Write("upper.lua", Text("return function(s) return s:upper() end"));
+  const std::string in = Write("in.txt", Text("abc"));
+  ExpectFailure(Run({"run", "--function", f, "--input", in, "--policy", "template-fork"}),
+                "\"template-fork\" does not start real functions");
+  REQUIRE_KVM();
+  for (const char* policy : {"sgx2-eaug", "clemmys-batch", "sgx-warm", "pie-warm"}) {
+    Result r = Run({"run", "--function", f, "--input", in, "--policy", policy, "--stats"});
+    ASSERT_EQ(r.code, 0) << policy << ": " << r.err;
+    EXPECT_EQ(r.out, "ABC") << policy;
+    EXPECT_THAT(r.err, HasSubstr("EENTER")) << policy;
+  }
+}
+
+// A function in C: the sources and a manifest make a whole enclave with the
+// runtime, signed; confide run starts it as built.
+TEST_F(CliTest, ImageBuildFromCSourcesMakesAWholeEnclaveThatRuns) {
+  const std::string c = Write("rev.c", Text(R"c(
+#include <stdlib.h>
+#include "runtime/function.h"
+int confide_function(const uint8_t* in, size_t n, uint8_t** out, size_t* out_len) {
+  uint8_t* r = malloc(n + 1);
+  if (r == NULL) return CONFIDE_STATUS_NO_MEMORY;
+  for (size_t i = 0; i < n; i++) r[i] = in[n - 1 - i];
+  *out = r;
+  *out_len = n;
+  return CONFIDE_STATUS_OK;
+}
+)c"));
+  const std::string manifest = Write("rev.json", Text(R"({"heap_size": 524288})"));
+  const std::string out = dir_ + "/rev.enclave";
+  Result built =
+      Run({"image", "build", "--c", c, "--manifest", manifest, "--key", key_, "--out", out});
+  ASSERT_EQ(built.code, 0) << built.err;
+  const std::string mr = built.out.substr(built.out.find("mrenclave ") + 10, 64);
+  // Errors: a compile error shows the compiler's words and writes nothing;
+  // a bad manifest names its key; one kind of source at a time.
+  const std::string broken = Write("broken.c", Text("int confide_function(void) { return x; }\n"));
+  const std::string nothing = dir_ + "/broken.enclave";
+  Result failed = Run({"image", "build", "--c", broken, "--key", key_, "--out", nothing});
+  EXPECT_NE(failed.code, 0);
+  EXPECT_THAT(failed.err, HasSubstr("broken.c"));
+  EXPECT_THAT(failed.err, HasSubstr("error"));
+  EXPECT_THAT(failed.err, HasSubstr("compiling"));
+  EXPECT_FALSE(std::filesystem::exists(nothing));
+  const std::string bad_manifest = Write("bad.json", Text(R"({"heap": 1})"));
+  ExpectFailure(Run({"image", "build", "--c", c, "--manifest", bad_manifest, "--key", key_, "--out",
+                     nothing}),
+                "heap");
+  const std::string lua = Write("id.lua", Text("return function(s) return s end"));
+  ExpectFailure(Run({"image", "build", "--c", c, "--lua", lua, "--key", key_, "--out", nothing}),
+                "either --lua FILE or --c FILE");
+  ExpectFailure(Run({"image", "build", "--c", dir_ + "/none.c", "--key", key_, "--out", nothing}),
+                "none.c: no such file");
+
+  REQUIRE_KVM();
+  const std::string in = Write("in.txt", Text("stressed"));
+  Result r = Run({"run", "--function", out, "--input", in, "--mrenclave", mr, "--stats"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "desserts");
+  EXPECT_THAT(r.err, HasSubstr("EEXTEND"));  // built and measured as its owner signed it
+  std::string wrong = mr;
+  wrong[0] = wrong[0] == '0' ? '1' : '0';
+  ExpectFailure(Run({"run", "--function", out, "--input", in, "--mrenclave", wrong}),
+                "SGX_INVALID_MEASUREMENT");
+  ExpectFailure(Run({"run", "--function", out, "--input", in, "--policy", "pie-cold"}),
+                "a whole enclave starts as its owner built and signed it");
+  ExpectFailure(Run({"chain", out, lua, "--mode", "insitu", "--input", in}),
+                "a whole enclave (image build --c) runs alone");
+}
+
 TEST_F(CliTest, ChainGivesTheSameOutputInBothModes) {
   REQUIRE_KVM();
   const std::string f1 = Write("c1.lua", Text(("return function(s) return s:upper() end")));
