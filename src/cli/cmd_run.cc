@@ -241,8 +241,7 @@ void RegisterRunCommand(CLI::App& app) {
   cmd->add_option("--runtime", o->runtime, "The language runtime plugin")->default_str("lua");
   cmd->add_option("--input", o->input, "Input file, or - for stdin")->required();
   cmd->add_option("--policy", o->policy,
-                  "Start policy: sgx1-cold, sgx1-swhash, sgx2-eaug, clemmys-batch, sgx-warm, "
-                  "pie-cold or pie-warm")
+                  fmt::format("Start policy: {}", fmt::join(platform::RealPolicyNames(), ", ")))
       ->default_str("pie-cold");
   cmd->add_option("--data", o->data,
                   "A file mapped as a data plugin; the Lua function's second argument");

@@ -302,6 +302,12 @@ StatusOr<std::optional<EnclaveRun>> EnclaveVm::OnEnclu(Session& s, uint64_t rip)
   stats_.enclu_emulated++;
   switch (leaf) {
     case CONFIDE_ENCLU_EEXIT: {
+      if (s.options->before_eexit) {
+        if (Status ready = s.options->before_eexit(); !ready.ok()) {
+          return Abort(s, RunEnd::kCrash,
+                       fmt::format("EEXIT at rip {:#x} held back: {}", rip, ready.ToString()));
+        }
+      }
       CONFIDE_RETURN_IF_ERROR(m.Eexit(s.core));
       EnclaveRun run = std::move(s.run);
       run.end = RunEnd::kEexit;

@@ -75,6 +75,11 @@ struct RunOptions {
   // has no page there (the fault is then a crash). Without a pager such a
   // fault is a crash.
   std::function<StatusOr<bool>(uint64_t linaddr)> page_in;
+  // Called when the enclave issues EEXIT, before the leaf runs: what must
+  // happen before anything leaves (EnTurbo: EINIT, the measurement
+  // verified, for an enclave entered before it). An error fails closed: the
+  // run ends as a crash, by AEX, and no reply is taken.
+  std::function<Status()> before_eexit;
 };
 
 class EnclaveVm {

@@ -90,6 +90,7 @@ Status MonitorExecutor::Execute(CoreId core, Instance& in) {
     if (page.error().code == ErrorCode::kNotFound) return false;
     return tl::unexpected(page.error());
   };
+  options.before_eexit = in.before_leave;
   StatusOr<monitor::EnclaveRun> run = vm->Run(core, in.tcs_page, options);
   // Copies made by copy-on-write belong to the instance, whatever the end.
   CONFIDE_ASSIGN_OR_RETURN(machine::EnclaveMap map, m.MapOf(in.secs));

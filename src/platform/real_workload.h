@@ -17,10 +17,11 @@
 // sgx1-swhash hashes in software, sgx2-eaug EAUGs code and data, pie-cold
 // EAUGs the heap, ...). Region kinds come from the host layout's offsets.
 //
-// Not yet real: template-fork (its template would be the initialized
-// image, which needs a first run to snapshot) and enturbo (the machine lets
-// it enter before EINIT, but its function's EEXIT would then race EINIT);
-// MakePolicy refuses both for a real workload, naming why.
+// Not real: template-fork. Its template is the whole initialized image
+// (code, data, heap) as one plugin, which would cover the host's own pages
+// in this layout (the host's private part lies inside the same ELRANGE, and
+// a plugin's range must not overlap the host's pages); MakePolicy refuses it
+// for a real workload, naming the policies that start real functions.
 //
 // Thread-safety: immutable values once built.
 #pragma once

@@ -450,6 +450,49 @@ TEST_F(EnclaveVmTest, EvictedPageWithoutAPagerOrAFailingOneIsACrash) {
   EXPECT_THAT(run.reason, HasSubstr("backing store lost"));
 }
 
+TEST_F(EnclaveVmTest, BeforeEexitRunsInsideAndAnErrorHoldsTheExitBack) {
+  auto host = LoadHost(Asm().MovEdiImm(7).Eexit());
+  int calls = 0;
+  RunOptions options;
+  options.before_eexit = [&]() -> Status {
+    ++calls;
+    // Still inside when it runs: the EEXIT has not happened yet.
+    EXPECT_EQ(machine_->CurrentEnclave(0), std::optional<machine::EpcPage>(host.secs));
+    return OkStatus();
+  };
+  EnclaveRun run = RunHost(host, options);
+  EXPECT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, 7u);
+  EXPECT_EQ(calls, 1);
+
+  // Fails closed: a crash, the thread out by AEX, no EEXIT.
+  options.before_eexit = [] { return Status(SgxErrorStatus(SgxError::kInvalidMeasurement, "x")); };
+  run = RunHost(host, options);
+  EXPECT_EQ(run.end, RunEnd::kCrash);
+  EXPECT_THAT(run.reason, HasSubstr("EEXIT at rip"));
+  EXPECT_THAT(run.reason, HasSubstr("SGX_INVALID_MEASUREMENT"));
+  EXPECT_FALSE(machine_->CurrentEnclave(0).has_value());
+  EXPECT_EQ(machine_->Counters().count[static_cast<size_t>(machine::Instruction::kAex)], 1u);
+}
+
+TEST_F(EnclaveVmTest, RunContinuesAThreadTheCallerEntered) {
+  auto host = LoadHost(Asm().MovEdiImm(5).Eexit());
+  auto vm = monitor_->Attach(host.secs);
+  ASSERT_TRUE(vm.ok()) << vm.error().ToString();
+  // Not entered: refused, nothing run.
+  auto refused = (*vm)->Run(0, host.tcs[0]);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition) << refused.error().ToString();
+  ASSERT_TRUE(machine_->Eenter(0, host.tcs[0]).ok());
+  auto run = (*vm)->Run(0, host.tcs[0]);
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  EXPECT_EQ(run->end, RunEnd::kEexit) << run->reason;
+  EXPECT_EQ(run->status, 5u);
+  EXPECT_FALSE(machine_->CurrentEnclave(0).has_value());
+  EXPECT_EQ(machine_->Counters().count[static_cast<size_t>(machine::Instruction::kEenter)],
+            1u);  // the caller's
+}
+
 TEST(MonitorWithoutKvm, RefusesWithAClearMessage) {
   machine::MachineConfig config;
   config.epc_pages = 16;

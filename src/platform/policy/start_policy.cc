@@ -52,7 +52,7 @@ const std::vector<std::string>& RealPolicyNames() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
     for (const std::string& n : PolicyNames())
-      if (n != "template-fork" && n != "enturbo") v.push_back(n);
+      if (n != "template-fork") v.push_back(n);
     return v;
   }();
   return names;
@@ -68,7 +68,7 @@ StatusOr<std::unique_ptr<StartPolicy>> MakePolicy(std::string_view name, PolicyC
         "a policy with an executor needs a real workload (real_workload.h)");
   for (const Entry& e : kPolicies) {
     if (name != e.name) continue;
-    if (workload.real && (name == "template-fork" || name == "enturbo")) {
+    if (workload.real && name == "template-fork") {
       return UnimplementedError(
           fmt::format("start policy \"{}\" runs in the model only; real functions start with {}",
                       name, fmt::join(RealPolicyNames(), ", ")));

@@ -131,6 +131,9 @@ struct Instance {
   // The function crashed or timed out inside: its thread left by AEX, so
   // the instance must not serve again (a warm policy destroys it).
   bool tainted = false;
+  // What must happen before the function's thread may leave the enclave
+  // (EnTurbo: EINIT); the executor holds the function's EEXIT until it has.
+  std::function<Status()> before_leave;
 };
 
 class StartPolicy {
@@ -150,7 +153,7 @@ class StartPolicy {
 const std::vector<std::string>& PolicyNames();
 
 // The policies that start real functions (platform/real_workload.h), in
-// PolicyNames' order: all but template-fork and enturbo.
+// PolicyNames' order: all but template-fork.
 const std::vector<std::string>& RealPolicyNames();
 
 // NotFoundError naming the known policies for an unknown name;
