@@ -14,7 +14,10 @@
 //       function, sealed output carried by the worker);
 //   [4] the peer baseline: fork+exec (posix_spawn) of lua_baseline, a static
 //       musl program running the same Lua code with no enclave, interleaved
-//       with [1]'s invocations.
+//       with [1]'s invocations;
+//   [5] every start policy that runs real functions, on the same function:
+//       real time per phase beside the model's virtual time, the signature
+//       instructions, and each policy's ratio to sgx1-cold.
 //
 // Without a pool: Monitor::Attach takes an idle VM if there is one and makes
 // a new one otherwise, and the VM goes back to the pool when the invocation
@@ -85,11 +88,12 @@ struct Sizes {
   int chain_runs_big;     // [3], per mode
   uint64_t chain_heap;    // [3]
   uint64_t chain_window;  // [3]
+  int policy_runs;        // [5], per policy
 };
-constexpr Sizes kFull{50,       200,       10, 1 * kMiB, 256 * kMiB, 20,
-                      1 * kMiB, 64 * kMiB, 5,  3,        512 * kMiB, 256 * kMiB};
-constexpr Sizes kQuick{3,       5,        2, 64 << 10, 1 * kMiB,  2,
-                       4 << 10, 64 << 10, 1, 1,        16 * kMiB, 64 * kMiB};
+constexpr Sizes kFull{50,        200, 10, 1 * kMiB,   256 * kMiB, 20, 1 * kMiB,
+                      64 * kMiB, 5,   3,  512 * kMiB, 256 * kMiB, 20};
+constexpr Sizes kQuick{3,        5, 2, 64 << 10,  1 * kMiB,  2, 4 << 10,
+                       64 << 10, 1, 1, 16 * kMiB, 64 * kMiB, 1};
 
 // ---- Helpers ------------------------------------------------------------------
 
@@ -308,7 +312,9 @@ struct Variant {
   std::string name;
   std::function<void()> run;
   Stat total, create, run_phase, teardown;
+  Stat virtual_us;  // the model's cycles of the invocation, at the profile's frequency
   uint64_t exits = 0, syscalls = 0, ocalls = 0, enclu = 0, eadd = 0, eextend = 0, emap = 0;
+  uint64_t eaug = 0;
   void Note(const Invocation& inv) {
     total.Add(Us(inv.times.total()));
     create.Add(Us(inv.times.create));
@@ -321,7 +327,11 @@ struct Variant {
     eadd = inv.counters.events.pages_added;
     eextend = inv.counters.events.chunks_measured;
     emap = inv.counters.count[static_cast<size_t>(machine::Instruction::kEmap)];
+    eaug = inv.counters.count[static_cast<size_t>(machine::Instruction::kEaug)];
+    virtual_us.Add(static_cast<double>(inv.counters.total_cycles()) * 1e6 /
+                   static_cast<double>(frequency_hz));
   }
+  uint64_t frequency_hz = 3'800'000'000;  // set from the worker's cost profile
 };
 
 std::string Phases(const Variant& v) {
@@ -458,8 +468,8 @@ void BenchColdStart(const Sizes& z, const std::string& source_path) {
            : "(--quick: less than 1 MiB of plugins)");
   Line("pie-cold host", Fmt("%.0f pages EADDed", static_cast<double>(v[0].eadd)) + ", " +
                             Fmt("%.0f", static_cast<double>(v[0].eextend)) + " chunks EEXTENDed, " +
-                            std::to_string(v[0].emap) +
-                            " EMAPs per invocation (heap 8 MiB, added unmeasured)");
+                            std::to_string(v[0].eaug) + " pages EAUGed (heap 8 MiB), " +
+                            std::to_string(v[0].emap) + " EMAPs per invocation");
   Line("sgx1-cold enclave", Fmt("%.0f pages EADDed", static_cast<double>(v[1].eadd)) + ", " +
                                 Fmt("%.0f", static_cast<double>(v[1].eextend)) +
                                 " chunks EEXTENDed per invocation (runtime + function + host)");
@@ -738,6 +748,59 @@ void WriteJson(const std::string& path) {
   if (!out) Fail("writing " + path, "I/O error");
 }
 
+// ---- [5] every start policy of the model that runs real functions ----------------
+
+void BenchPolicies(const Sizes& z) {
+  Progress("[5] every real start policy: creating the worker ...");
+  FunctionWorkerConfig config;
+  config.vm_pool = 1;
+  config.heap_bytes = kMiB;
+  auto w = NewWorker(config, "policies");
+  const FunctionId f = Check(w->AddLuaFunction("upper", kUpper), "AddLuaFunction");
+  const ByteSpan input(reinterpret_cast<const uint8_t*>(kInput), std::strlen(kInput));
+  const std::vector<std::string>& names = platform::RealPolicyNames();
+  std::vector<Variant> v(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    v[i].name = names[i];
+    v[i].frequency_hz = w->machine().profile().frequency_hz;
+  }
+  // Warm-up: each policy prepared (plugins built, pools filled), not measured.
+  for (const std::string& name : names) (void)InvokeOk(*w, f, name, input, {}, kOutput, name);
+  Progress("[5] " + std::to_string(z.policy_runs) + " runs of " + std::to_string(names.size()) +
+           " interleaved policies ...");
+  for (int r = 0; r < z.policy_runs; ++r) {
+    for (size_t k = 0; k < v.size(); ++k) {
+      Variant& x = v[(r + k) % v.size()];
+      x.Note(InvokeOk(*w, f, x.name, input, {}, kOutput, x.name));
+    }
+  }
+  std::printf(
+      "\n[5] Every start policy of the model that runs real functions, the same Lua function\n"
+      "    (string.upper, heap 1 MiB, VM pool): real time (median of %d, interleaved) beside the\n"
+      "    model's virtual time on the %s profile, and the instructions that tell them apart.\n",
+      z.policy_runs, w->machine().profile().name.c_str());
+  std::printf("    %-14s %10s %10s %10s %10s %6s %7s %8s %6s %5s %12s %11s\n", "policy", "real",
+              "create", "run", "teardown", "exits", "EADD", "EEXTEND", "EAUG", "EMAP", "virtual",
+              "sgx1/policy");
+  const Variant* sgx1 = &v[0];
+  for (const Variant& x : v)
+    if (x.name == "sgx1-cold") sgx1 = &x;
+  for (const Variant& x : v) {
+    std::printf("    %-14s %10s %10s %10s %10s %6llu %7llu %8llu %6llu %5llu %12s %11s\n",
+                x.name.c_str(), UsText(x.total.median()).c_str(), UsText(x.create.median()).c_str(),
+                UsText(x.run_phase.median()).c_str(), UsText(x.teardown.median()).c_str(),
+                static_cast<unsigned long long>(x.exits), static_cast<unsigned long long>(x.eadd),
+                static_cast<unsigned long long>(x.eextend), static_cast<unsigned long long>(x.eaug),
+                static_cast<unsigned long long>(x.emap), UsText(x.virtual_us.median()).c_str(),
+                Ratio(sgx1->total.median(), x.total.median()).c_str());
+    RecordStat("policies." + x.name + ".real", x.total);
+    RecordStat("policies." + x.name + ".virtual", x.virtual_us);
+  }
+  std::printf(
+      "    (real: create + run + teardown; warm policies create nothing per request but restore\n"
+      "     their enclave's initial bytes at teardown; EEXTEND counts 256-byte chunks)\n");
+}
+
 }  // namespace
 }  // namespace confide
 
@@ -787,6 +850,8 @@ int main(int argc, char** argv) {
   BenchEmap(z);
   std::fflush(stdout);
   BenchChain(z);
+  std::fflush(stdout);
+  BenchPolicies(z);
   std::printf("\n# total %.1f s\n", std::chrono::duration<double>(Clock::now() - start).count());
   if (!json.empty()) WriteJson(json);
   return 0;

@@ -85,7 +85,16 @@ Status MonitorExecutor::Execute(CoreId core, Instance& in) {
     return page;
   };
   options.page_in = [&](uint64_t linaddr) -> StatusOr<bool> {
-    StatusOr<EpcPage> page = driver_.Resident(core, in.secs, linaddr);
+    // The page is the host's own, or a page of a plugin it maps (evicted
+    // while no host that maps it was running).
+    EpcPage owner = in.secs;
+    for (EpcPage plugin : in.mapped_plugins) {
+      StatusOr<machine::Secs> secs = m.SecsOf(plugin);
+      if (secs.ok() && linaddr >= secs->base_addr && linaddr - secs->base_addr < secs->size) {
+        owner = plugin;
+      }
+    }
+    StatusOr<EpcPage> page = driver_.Resident(core, owner, linaddr);
     if (page.ok()) return true;
     if (page.error().code == ErrorCode::kNotFound) return false;
     return tl::unexpected(page.error());

@@ -4,11 +4,11 @@
 // the VM's window (image/enclave_abi.h, untrusted memory).
 //
 // While the enclave runs, copy-on-write copies take their EPC pages from the
-// EPC driver, and a touch of an evicted page of the enclave is loaded back by
-// the driver (ELDU) between AEX and ERESUME. Afterwards the driver tracks the
-// copies and the instance lists them (Instance::cow_pages), so a warm policy
-// can drop them and teardown removes them. A run that ended by a crash or a
-// timeout marks the instance tainted.
+// EPC driver, and a touch of an evicted page of the enclave, or of a plugin
+// it maps, is loaded back by the driver (ELDU) between AEX and ERESUME. Afterwards the driver
+// tracks the copies and the instance lists them (Instance::cow_pages), so a warm policy can drop
+// them and teardown removes them. A run that ended by a crash or a timeout marks the instance
+// tainted.
 //
 // Thread-safety: one thread at a time, as the policies that call it.
 #pragma once

@@ -22,22 +22,10 @@
 #include "runtime/window.h"
 
 #define ARCH_SET_FS 0x1002  // <asm/prctl.h>, which musl does not ship
-#define NSEC_PER_SEC 1000000000ull
 
 static struct confide_heap g_heap;
 static uint64_t g_window_capacity;
 static int g_rdrand = -1;  // CPUID's answer, once asked
-
-// A syscall the monitor serves itself (CONFIDE_SYS_SET_HANDLER, ocalls,
-// arch_prctl): never reflected, so safe to make from inside the handler.
-static long monitor_call(long nr, long a0, long a1, long a2) {
-  long ret;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"(nr), "D"(a0), "S"(a1), "d"(a2)
-                   : "rcx", "r11", "memory");
-  return ret;
-}
 
 void confide_libos_init(void* heap, size_t heap_size) {
   confide_heap_init(&g_heap, heap, heap_size);
@@ -49,13 +37,13 @@ struct confide_heap* confide_libos_heap(void) {
 
 void confide_libos_register(void) {
   // Without the handler every syscall fails: nothing sensible can run.
-  if (monitor_call(CONFIDE_SYS_SET_HANDLER, (long)confide_syscall_handler, 0, 0) != 0) {
+  if (confide_monitor_call(CONFIDE_SYS_SET_HANDLER, (long)confide_syscall_handler, 0, 0) != 0) {
     __builtin_trap();
   }
 }
 
 void confide_libos_set_fs(uint64_t tp) {
-  if (monitor_call(SYS_arch_prctl, ARCH_SET_FS, (long)tp, 0) != 0) __builtin_trap();
+  if (confide_monitor_call(SYS_arch_prctl, ARCH_SET_FS, (long)tp, 0) != 0) __builtin_trap();
 }
 
 void confide_libos_set_window(uint64_t capacity) { g_window_capacity = capacity; }
@@ -65,8 +53,8 @@ void confide_libos_set_window(uint64_t capacity) { g_window_capacity = capacity;
 // Hands the `*used` bytes gathered in the scratch area to the host.
 static long log_flush(int fd, size_t* used) {
   if (*used == 0) return 0;
-  long r = monitor_call(CONFIDE_OCALL_LOG, fd, (long)confide_window_log_offset(g_window_capacity),
-                        (long)*used);
+  long r = confide_monitor_call(CONFIDE_OCALL_LOG, fd,
+                                (long)confide_window_log_offset(g_window_capacity), (long)*used);
   *used = 0;
   return r < 0 ? r : 0;
 }
@@ -108,42 +96,27 @@ static long log_writev(int fd, const struct iovec* iov, long iovcnt) {
 
 // ---- time: the host's clocks (untrusted, like a kernel's) ---------------------
 
-static long clock_ns(long clock, uint64_t* ns) {
-  long r = monitor_call(CONFIDE_OCALL_CLOCK, clock, 0, 0);
-  if (r < 0 && r >= -4095) return r;  // -errno, e.g. -EINVAL for an unknown clock
-  *ns = (uint64_t)r;
-  return 0;
-}
-
-static long sys_clock_gettime(long clock, struct timespec* ts) {
-  uint64_t ns;
-  long r = clock_ns(clock, &ns);
-  if (r < 0) return r;
-  if (ts == NULL) return -EFAULT;
-  ts->tv_sec = (time_t)(ns / NSEC_PER_SEC);
-  ts->tv_nsec = (long)(ns % NSEC_PER_SEC);
-  return 0;
-}
+// For code that still makes these syscalls (musl's own clock functions do
+// not: clock.c); the clock is read by confide_clock_gettime either way.
 
 static long sys_gettimeofday(struct timeval* tv, struct timezone* tz) {
-  uint64_t ns;
-  long r = clock_ns(CLOCK_REALTIME, &ns);
+  struct timespec ts;
+  long r = confide_clock_gettime(CLOCK_REALTIME, &ts);
   if (r < 0) return r;
   if (tv != NULL) {
-    tv->tv_sec = (time_t)(ns / NSEC_PER_SEC);
-    tv->tv_usec = (suseconds_t)(ns % NSEC_PER_SEC / 1000);
+    tv->tv_sec = ts.tv_sec;
+    tv->tv_usec = (suseconds_t)(ts.tv_nsec / 1000);
   }
   if (tz != NULL) memset(tz, 0, sizeof *tz);  // UTC
   return 0;
 }
 
 static long sys_time(time_t* t) {
-  uint64_t ns;
-  long r = clock_ns(CLOCK_REALTIME, &ns);
+  struct timespec ts;
+  long r = confide_clock_gettime(CLOCK_REALTIME, &ts);
   if (r < 0) return r;
-  time_t now = (time_t)(ns / NSEC_PER_SEC);
-  if (t != NULL) *t = now;
-  return (long)now;
+  if (t != NULL) *t = ts.tv_sec;
+  return (long)ts.tv_sec;
 }
 
 // ---- randomness ---------------------------------------------------------------
@@ -186,7 +159,7 @@ long confide_libos_syscall(long nr, const long a[6]) {
     case SYS_madvise:
       return confide_heap_madvise(&g_heap, (uintptr_t)a[0], (size_t)a[1], (int)a[2]);
     case SYS_clock_gettime:
-      return sys_clock_gettime(a[0], (struct timespec*)a[1]);
+      return confide_clock_gettime(a[0], (struct timespec*)a[1]);
     case SYS_gettimeofday:
       return sys_gettimeofday((struct timeval*)a[0], (struct timezone*)a[1]);
     case SYS_time:

@@ -6,11 +6,12 @@
 // Served: brk, mmap, munmap, mremap, madvise (anonymous private memory from
 // the heap: heap.h); write and writev to fds 1 and 2 (copied into the
 // window's log scratch area, then CONFIDE_OCALL_LOG); clock_gettime,
-// gettimeofday, time (CONFIDE_OCALL_CLOCK: the host's time, untrusted);
-// getrandom (RDRAND); getpid, gettid, set_tid_address (one process, one
-// thread: 1). Everything else, e.g. open or socket, fails with -ENOSYS: an
-// enclave has no files or network of its own. exit and exit_group never get
-// here: the monitor stops the enclave.
+// gettimeofday, time (CONFIDE_OCALL_CLOCK: the host's time, untrusted; the C
+// library's own clock functions make no syscall at all: clock.c); getrandom
+// (RDRAND); getpid, gettid, set_tid_address (one process, one thread: 1).
+// Everything else, e.g. open or socket, fails with -ENOSYS: an enclave has no
+// files or network of its own. exit and exit_group never get here: the
+// monitor stops the enclave.
 //
 // Thread-safety: none; one thread runs in the enclave at a time.
 #ifndef CONFIDE_RUNTIME_LIBOS_H_
@@ -18,6 +19,27 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+struct timespec;
+
+// A syscall the monitor serves itself (CONFIDE_SYS_SET_HANDLER, ocalls,
+// arch_prctl): never reflected, so one VM exit, and safe to make from inside
+// the handler.
+static inline long confide_monitor_call(long nr, long a0, long a1, long a2) {
+  long ret;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(nr), "D"(a0), "S"(a1), "d"(a2)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+
+// clock_gettime(2) as Linux answers it, served by CONFIDE_OCALL_CLOCK: 0, or
+// the host's -errno (-EINVAL for a clock it does not have), then -EFAULT for
+// a NULL `ts`. The enclave's one clock read (clock.c): the C library's clock
+// functions and the reflected clock_gettime, gettimeofday and time syscalls
+// all use it.
+long confide_clock_gettime(long clock, struct timespec* ts);
 
 // Once, at the first entry: the heap region.
 void confide_libos_init(void* heap, size_t heap_size);

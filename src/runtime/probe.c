@@ -11,6 +11,11 @@
 //             shows whether enclave state survives between invocations)
 //   p         printf to stdout (the host's log), output "printed"
 //   t         CLOCK_MONOTONIC twice, "clock ok" if it did not go back
+//   T         the C library's clocks, "realtime=<s>.<ns> time=<s>
+//             tod=<s>.<us> cpu=<ok|failed> einval=<errno> efault=<errno>":
+//             clock_gettime(CLOCK_REALTIME), time(NULL), gettimeofday,
+//             clock(), then the errno of clock_gettime with an unknown clock
+//             and with a NULL timespec (0 if it did not fail)
 //   m         malloc, memset and free 8 MiB, "malloc ok"
 //   x         exit(3): the enclave stops without EEXIT
 //
@@ -24,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,6 +111,26 @@ int confide_function(const uint8_t* in, size_t in_len, uint8_t** out, size_t* ou
       }
       int ok = b.tv_sec > a.tv_sec || (b.tv_sec == a.tv_sec && b.tv_nsec >= a.tv_nsec);
       return reply_text(out, out_len, ok ? "clock ok" : "clock went back");
+    }
+    case 'T': {
+      struct timespec rt, ignored;
+      struct timeval tv;
+      if (clock_gettime(CLOCK_REALTIME, &rt) != 0 || gettimeofday(&tv, NULL) != 0) {
+        snprintf(text, sizeof text, "clock_gettime failed: errno %d", errno);
+        return confide_reply_string(out, out_len, CONFIDE_STATUS_FUNCTION_ERROR, text);
+      }
+      time_t now = time(NULL);
+      int cpu_ok = clock() != (clock_t)-1;
+      errno = 0;
+      int einval = clock_gettime((clockid_t)12345, &ignored) == -1 ? errno : 0;
+      errno = 0;
+      int efault = clock_gettime(CLOCK_REALTIME, NULL) == -1 ? errno : 0;
+      char report[160];
+      snprintf(report, sizeof report,
+               "realtime=%lld.%09ld time=%lld tod=%lld.%06ld cpu=%s einval=%d efault=%d",
+               (long long)rt.tv_sec, rt.tv_nsec, (long long)now, (long long)tv.tv_sec,
+               (long)tv.tv_usec, cpu_ok ? "ok" : "failed", einval, efault);
+      return reply_text(out, out_len, report);
     }
     case 'm': {
       size_t size = 8u << 20;

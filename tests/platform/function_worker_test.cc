@@ -897,16 +897,18 @@ TEST_F(FunctionWorkerProbeTest, WarmInstanceThatCrashedOrTimedOutIsReplaced) {
 
 // ---- A worker whose EPC is too small for everything at once --------------------
 
-// The worker's own plugins, an sgx-warm pool instance and a pie-cold host
-// with its plugins do not fit at once: the EPC driver evicts the idle pool
-// instance (EWB) to start pie-cold, and the next sgx-warm invocation finds
-// its pages evicted: the policy and the monitor's pager load them back (ELDU).
+// The worker's own plugins, an sgx-warm pool instance, pie-cold's plugins
+// and a host, and an sgx1-cold enclave do not fit at once: the EPC driver
+// evicts (EWB) whatever is idle, the warm instance's pages and pie-cold's
+// plugins among them, and the next invocation that needs them finds them
+// evicted: the policy and the monitor's pager load them back (ELDU), a
+// plugin's page as the plugin's.
 class FunctionWorkerSmallEpcTest : public SharedWorkerTest<FunctionWorkerSmallEpcTest> {
  public:
   static ByteSpan RuntimeElf() { return runtime::lua_runtime_elf(); }
   static FunctionWorkerConfig Config() {
     FunctionWorkerConfig c = SmallConfig();
-    c.epc_pages = 1024;
+    c.epc_pages = 900;
     return c;
   }
 };
@@ -915,7 +917,8 @@ TEST_F(FunctionWorkerSmallEpcTest, EvictedPagesComeBackAndTheFunctionStillRuns) 
   auto id = Add("len", "return function(s) return 'len ' .. #s end");
   ASSERT_TRUE(id);
   uint64_t paged_in = 0;  // by the monitor's pager, on the enclave's touch
-  for (const char* policy : {"sgx-warm", "pie-cold", "sgx-warm", "pie-cold", "sgx-warm"}) {
+  for (const char* policy :
+       {"sgx-warm", "pie-cold", "sgx1-cold", "pie-cold", "sgx-warm", "sgx1-cold", "pie-cold"}) {
     SCOPED_TRACE(policy);
     auto inv = worker().Invoke(*id, policy, AsBytes("four"));
     ASSERT_TRUE(inv.ok()) << inv.error().ToString();

@@ -5,7 +5,9 @@
 // EENTER each, as a warm host would send them.
 #include <sys/wait.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -126,6 +128,32 @@ TEST_F(RuntimeElfTest, ProbeLibraryOs) {
             "result: status=0 output=printed\n"
             "result: status=0 output=clock ok\n"
             "result: status=0 output=malloc ok\n");
+}
+
+TEST_F(RuntimeElfTest, ProbeClocksAnswerWithTheHostsTimeAndMuslsErrors) {
+  const time_t before = time(nullptr);
+  std::string out = Probe({"T"});
+  SKIP_IF_NO_PTRACE();
+  const time_t after = time(nullptr);
+  long long rt_s = 0, rt_ns = 0, t = 0, tod_s = 0, tod_us = 0;
+  char cpu[8] = "";
+  int einval = 0, efault = 0;
+  ASSERT_EQ(sscanf(out.c_str(),
+                   "result: status=0 output=realtime=%lld.%lld time=%lld tod=%lld.%lld cpu=%7s "
+                   "einval=%d efault=%d",
+                   &rt_s, &rt_ns, &t, &tod_s, &tod_us, cpu, &einval, &efault),
+            8)
+      << out;
+  // Read in this order inside the enclave, from the runner's CLOCK_REALTIME.
+  EXPECT_LE(before, rt_s) << out;
+  EXPECT_LE(rt_s, tod_s) << out;
+  EXPECT_LE(tod_s, t) << out;
+  EXPECT_LE(t, after) << out;
+  EXPECT_LT(rt_ns, 1000000000) << out;
+  EXPECT_LT(tod_us, 1000000) << out;
+  EXPECT_STREQ(cpu, "ok") << out;
+  EXPECT_EQ(einval, EINVAL) << "clock_gettime of an unknown clock: " << out;
+  EXPECT_EQ(efault, EFAULT) << "clock_gettime into NULL: " << out;
 }
 
 TEST_F(RuntimeElfTest, ProbeHeapIsReturnedBetweenInvocations) {
