@@ -102,6 +102,18 @@ StatusOr<std::unique_ptr<FunctionWorker>> FunctionWorker::Create(
   }
   w->runtime_elf_.assign(runtime_elf.begin(), runtime_elf.end());
   w->runtime_entry_offset_ = info.entry_offset;
+  // Its writable pages (as laid out for an enclave of its own, where they
+  // keep W): what every host copies from the runtime plugin.
+  image::Manifest elf_only;
+  elf_only.heap_size = 0;
+  image::LayoutInfo own;
+  CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage writable,
+                           image::LayoutFromElf(runtime_elf, elf_only, &own));
+  for (const image::SgxsPage& p : writable.pages) {
+    if (p.offset < own.elf_end && (p.secinfo.flags & machine::secinfo::kW)) {
+      w->runtime_written_.push_back(CONFIDE_ENCLAVE_BASE + CONFIDE_RUNTIME_SLOT + p.offset);
+    }
+  }
   CONFIDE_ASSIGN_OR_RETURN(w->runtime_, w->LoadPlugin(std::move(img), CONFIDE_ENCLAVE_BASE));
   return w;
 }
@@ -264,6 +276,7 @@ StatusOr<WorkloadProfile> FunctionWorker::FunctionWorkload(const Function& f, co
       image::SgxsImage host,
       image::LayoutPieHost(m, CONFIDE_PRIVATE_OFFSET, runtime_entry_offset_, &info));
   images->pie_host = SpecFromImage("host", host, CONFIDE_ENCLAVE_BASE, &info);
+  images->written = runtime_written_;
   if (!data) {
     CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage whole, MonolithicImage(f, &info));
     images->monolithic = SpecFromImage("enclave", whole, CONFIDE_ENCLAVE_BASE, &info);

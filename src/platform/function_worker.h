@@ -240,6 +240,7 @@ class FunctionWorker {
   std::optional<crypto::Rsa3072PrivateKey> key_;
   Bytes runtime_elf_;
   uint64_t runtime_entry_offset_ = 0;
+  std::vector<uint64_t> runtime_written_;  // linear addresses of its .data and .bss
   Plugin runtime_;
   std::vector<Function> functions_;
   std::vector<Plugin> data_;

@@ -48,6 +48,12 @@ struct RealImages {
   // SGX: runtime, function and private part as one enclave's own pages.
   // No regions if the function needs plugins (a data plugin).
   EnclaveSpec monolithic;
+  // PIE: linear addresses of plugin pages the enclave's code writes (the
+  // runtime's .data and .bss). A PIE host copies them before the function
+  // runs, as the model's policies make their copy-on-write copies (EAUG +
+  // EACCEPTCOPY) before execution, rather than on the first write, which
+  // on the monitor is a fault: a VM exit.
+  std::vector<uint64_t> written;
 };
 
 // The spec of an SGXS image laid out by image/layout.h at `base`, with real

@@ -191,7 +191,9 @@ class PiePolicy : public PolicyBase {
             ops_.GrowHeap(core, in, workload_.heap_pages - in.heap_committed, options_.eaug_batch));
       else
         CONFIDE_RETURN_IF_ERROR(ops_.Touch(core, in, in.heap_linaddr, workload_.heap_pages));
-      CONFIDE_RETURN_IF_ERROR(ops_.CopyOnWrite(core, in, plugins_, workload_.cow_pages()));
+      CONFIDE_RETURN_IF_ERROR(workload_.real
+                                  ? CopyWritten(core, in)
+                                  : ops_.CopyOnWrite(core, in, plugins_, workload_.cow_pages()));
     }
     CONFIDE_RETURN_IF_ERROR(Execute(core, in));
     return ops_.Exit(core, in);
@@ -237,6 +239,20 @@ class PiePolicy : public PolicyBase {
       return tl::unexpected(s.error());
     }
     return in;
+  }
+
+  // A real workload's known-written plugin pages (RealImages::written),
+  // copied now; a warm host that kept its copies skips them.
+  Status CopyWritten(CoreId core, Instance& in) {
+    for (uint64_t a : workload_.real->written) {
+      if (std::find(in.cow_pages.begin(), in.cow_pages.end(), a) != in.cow_pages.end()) continue;
+      for (const BuiltEnclave& p : plugins_) {
+        if (a >= p.base && a - p.base < p.size) {
+          CONFIDE_RETURN_IF_ERROR(ops_.CopyRange(core, in, p, a, 1));
+        }
+      }
+    }
+    return OkStatus();
   }
 
   Flavor flavor_;
