@@ -57,14 +57,13 @@ std::string Invocation::Failure() const {
 }
 
 FunctionWorker::~FunctionWorker() {
-  if (!machine_) return;
+  if (!machine_ || !driver_) return;  // Create failed before anything was built
   // Policies first: their plugins and pools live in the EPC.
   (void)ReleasePolicies();
-  for (const Function& f : functions_) (void)Unload(f.plugin.loaded);
-  for (const Plugin& d : data_) (void)Unload(d.loaded);
-  if (runtime_.loaded.secs != 0 || !runtime_.loaded.pages.empty()) {
-    (void)Unload(runtime_.loaded);
-  }
+  for (const Function& f : functions_) (void)driver_->Destroy(kCore, f.plugin.built.secs);
+  for (const Plugin& d : data_) (void)driver_->Destroy(kCore, d.built.secs);
+  if (runtime_.built.secs != 0) (void)driver_->Destroy(kCore, runtime_.built.secs);
+  (void)driver_->ReleaseVaPages(kCore);
 }
 
 StatusOr<std::unique_ptr<FunctionWorker>> FunctionWorker::Create(
@@ -114,7 +113,9 @@ StatusOr<std::unique_ptr<FunctionWorker>> FunctionWorker::Create(
       w->runtime_written_.push_back(CONFIDE_ENCLAVE_BASE + CONFIDE_RUNTIME_SLOT + p.offset);
     }
   }
-  CONFIDE_ASSIGN_OR_RETURN(w->runtime_, w->LoadPlugin(std::move(img), CONFIDE_ENCLAVE_BASE));
+  CONFIDE_ASSIGN_OR_RETURN(Prepared runtime, w->Prepare(std::move(img)));
+  CONFIDE_ASSIGN_OR_RETURN(w->runtime_,
+                           w->BuildPlugin("runtime", std::move(runtime), CONFIDE_ENCLAVE_BASE));
   return w;
 }
 
@@ -132,11 +133,15 @@ StatusOr<image::LoadedEnclave> FunctionWorker::LoadPrepared(const Prepared& p, u
   return image::LoadEnclave(*machine_, kCore, p.image, p.sigstruct, options);
 }
 
-StatusOr<FunctionWorker::Plugin> FunctionWorker::LoadPlugin(image::SgxsImage img, uint64_t base) {
+StatusOr<FunctionWorker::Plugin> FunctionWorker::BuildPlugin(const std::string& name,
+                                                             Prepared prepared, uint64_t base) {
+  // Built through the EPC driver, like the policies' enclaves: under EPC
+  // pressure an idle plugin's pages are evicted and come back on demand.
   Plugin p;
-  p.mrenclave = image::MeasureSgxs(img);
-  CONFIDE_ASSIGN_OR_RETURN(Prepared prepared, Prepare(std::move(img)));
-  CONFIDE_ASSIGN_OR_RETURN(p.loaded, LoadPrepared(prepared, base));
+  p.mrenclave = image::MeasureSgxs(prepared.image);
+  CONFIDE_ASSIGN_OR_RETURN(
+      p.built, BuildEnclave(*driver_, kCore, SpecFromImage(name, prepared.image, base, nullptr),
+                            prepared.sigstruct, BuildOptions{}));
   p.image = std::move(prepared.image);
   return p;
 }
@@ -158,19 +163,18 @@ StatusOr<FunctionId> FunctionWorker::AddFunctionImage(std::string name, image::S
 
 StatusOr<FunctionId> FunctionWorker::AddPrepared(std::string name, Prepared prepared) {
   Function f;
+  CONFIDE_ASSIGN_OR_RETURN(f.plugin, BuildPlugin("function/" + name, std::move(prepared),
+                                                 CONFIDE_ENCLAVE_BASE + CONFIDE_FUNCTION_SLOT));
   f.name = std::move(name);
-  f.plugin.mrenclave = image::MeasureSgxs(prepared.image);
-  CONFIDE_ASSIGN_OR_RETURN(f.plugin.loaded,
-                           LoadPrepared(prepared, CONFIDE_ENCLAVE_BASE + CONFIDE_FUNCTION_SLOT));
-  f.plugin.image = std::move(prepared.image);
   functions_.push_back(std::move(f));
   return static_cast<FunctionId>(functions_.size() - 1);
 }
 
 StatusOr<DataId> FunctionWorker::AddData(std::string name, ByteSpan bytes) {
   CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage img, image::DataImage(name, bytes));
-  CONFIDE_ASSIGN_OR_RETURN(Plugin p,
-                           LoadPlugin(std::move(img), CONFIDE_ENCLAVE_BASE + CONFIDE_DATA_SLOT));
+  CONFIDE_ASSIGN_OR_RETURN(Prepared prepared, Prepare(std::move(img)));
+  CONFIDE_ASSIGN_OR_RETURN(Plugin p, BuildPlugin("data/" + name, std::move(prepared),
+                                                 CONFIDE_ENCLAVE_BASE + CONFIDE_DATA_SLOT));
   data_.push_back(std::move(p));
   return static_cast<DataId>(data_.size() - 1);
 }
@@ -250,14 +254,19 @@ bool IsPiePolicy(std::string_view policy) { return policy.starts_with("pie-"); }
 StatusOr<WorkloadProfile> FunctionWorker::FunctionWorkload(const Function& f, const Plugin* data,
                                                            const crypto::Sha256Digest& expected) {
   auto images = std::make_shared<RealImages>();
-  // The plugins, each an enclave at its slot; the host names the function
-  // by `expected`, which EMAP compares.
-  images->plugins.push_back(
-      SpecFromImage("runtime", runtime_.image, runtime_.loaded.base, nullptr));
-  EnclaveSpec function =
-      SpecFromImage("function/" + f.name, f.plugin.image, f.plugin.loaded.base, nullptr);
-  function.expected_mrenclave = expected;
-  images->plugins.push_back(std::move(function));
+  // The worker's plugins, built once, mapped by the policies' hosts; the
+  // host names the function by `expected`, which EMAP compares.
+  auto add = [&](const std::string& name, const Plugin& p, const crypto::Sha256Digest& want) {
+    BuiltEnclave built = p.built;
+    built.expected = want;
+    images->built_plugins.push_back(built);
+    EnclaveSpec span = PluginSpec(name, built.base, built.size / kPageSize);
+    span.size = built.size;
+    images->plugins.push_back(std::move(span));
+  };
+  add("runtime", runtime_, runtime_.mrenclave);
+  add("function/" + f.name, f.plugin, expected);
+  if (data) add("data", *data, data->mrenclave);
   image::Manifest m = HostManifest();
   // The manifest names each MRENCLAVE once (a pin may repeat another's).
   auto name = [&](std::string what, const crypto::Sha256Digest& digest) {
@@ -267,10 +276,7 @@ StatusOr<WorkloadProfile> FunctionWorker::FunctionWorkload(const Function& f, co
   };
   name("runtime", runtime_.mrenclave);
   name("function", expected);
-  if (data) {
-    images->plugins.push_back(SpecFromImage("data", data->image, data->loaded.base, nullptr));
-    name("data", data->mrenclave);
-  }
+  if (data) name("data", data->mrenclave);
   image::LayoutInfo info;
   CONFIDE_ASSIGN_OR_RETURN(
       image::SgxsImage host,
@@ -389,7 +395,7 @@ StatusOr<Invocation> FunctionWorker::Invoke(FunctionId id, std::string_view poli
 StatusOr<const FunctionWorker::Prepared*> FunctionWorker::PieHost(
     const std::vector<const Plugin*>& plugins) {
   std::vector<machine::EpcPage> key;
-  for (const Plugin* p : plugins) key.push_back(p->loaded.secs);
+  for (const Plugin* p : plugins) key.push_back(p->built.secs);
   auto it = pie_hosts_.find(key);
   if (it != pie_hosts_.end()) return &it->second;
   image::Manifest m = HostManifest();
@@ -441,7 +447,7 @@ StatusOr<ChainRun> FunctionWorker::InvokeChain(std::span<const FunctionId> chain
                              [&](const Plugin* q) { return q->mrenclave == p->mrenclave; });
       if (at == plugins.end()) at = plugins.insert(plugins.end(), p);
       request.steps.push_back(
-          {p->loaded.secs, static_cast<uint64_t>(std::distance(plugins.begin(), at))});
+          {p->built.secs, static_cast<uint64_t>(std::distance(plugins.begin(), at))});
     }
     std::vector<Emapping> emap = {{&runtime_, runtime_.mrenclave}};
     if (data) {
@@ -511,7 +517,7 @@ StatusOr<Invocation> FunctionWorker::RunEnclave(const Prepared& image,
   if (!emap.empty()) {
     CONFIDE_RETURN_IF_ERROR(machine_->Eenter(kCore, enclave.tcs[0]));
     for (const auto& [plugin, expected] : emap) {
-      if (Status s = machine_->Emap(kCore, plugin->loaded.secs, expected); !s.ok()) {
+      if (Status s = machine_->Emap(kCore, plugin->built.secs, expected); !s.ok()) {
         (void)machine_->Eexit(kCore);
         (void)Unload(enclave);
         return tl::unexpected(s.error());
@@ -530,6 +536,10 @@ StatusOr<Invocation> FunctionWorker::RunEnclave(const Prepared& image,
     CONFIDE_RETURN_IF_ERROR(WriteRequest(vm->window(), request));
     monitor::RunOptions options;
     options.time_limit = config_.time_limit;
+    // The plugins are the driver's: an idle one may have been evicted.
+    options.page_in = [&](uint64_t linaddr) {
+      return PageIn(*driver_, kCore, enclave.secs, linaddr);
+    };
     CONFIDE_ASSIGN_OR_RETURN(monitor::EnclaveRun run, vm->Enter(kCore, enclave.tcs[0], options));
     CONFIDE_ASSIGN_OR_RETURN(EnclaveReply reply,
                              TakeReply(std::move(run), vm->window(), vm->stats()));

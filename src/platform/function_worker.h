@@ -47,6 +47,7 @@
 #include "monitor/enclave_vm.h"
 #include "monitor/monitor.h"
 #include "platform/chain.h"
+#include "platform/enclave_builder.h"
 #include "platform/epc_driver.h"
 #include "platform/monitor_executor.h"
 #include "platform/policy/start_policy.h"
@@ -186,7 +187,7 @@ class FunctionWorker {
  private:
   struct Plugin {
     image::SgxsImage image;
-    image::LoadedEnclave loaded;
+    BuiltEnclave built;  // through the EPC driver
     crypto::Sha256Digest mrenclave{};
   };
   // An enclave image ready to load: laid out, measured and signed once.
@@ -208,7 +209,8 @@ class FunctionWorker {
   // A plugin the worker EMAPs into a new host, and the MRENCLAVE it expects.
   using Emapping = std::pair<const Plugin*, crypto::Sha256Digest>;
   FunctionWorker(const FunctionWorkerConfig& config) : config_(config) {}
-  StatusOr<Plugin> LoadPlugin(image::SgxsImage image, uint64_t base);
+  // Builds `prepared` as a plugin at `base` (through the EPC driver).
+  StatusOr<Plugin> BuildPlugin(const std::string& name, Prepared prepared, uint64_t base);
   StatusOr<FunctionId> AddPrepared(std::string name, Prepared prepared);
   StatusOr<Prepared> Prepare(image::SgxsImage image);
   StatusOr<image::LoadedEnclave> LoadPrepared(const Prepared& p, uint64_t base);

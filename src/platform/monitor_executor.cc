@@ -66,6 +66,24 @@ StatusOr<EnclaveReply> TakeReply(monitor::EnclaveRun run, ByteSpan window,
   return r;
 }
 
+StatusOr<bool> PageIn(EpcDriver& driver, CoreId core, EpcPage host, uint64_t linaddr) {
+  machine::Machine& m = driver.machine();
+  // The page is the host's own, or a page of a plugin it maps now (evicted
+  // while no host that maps it was running).
+  EpcPage owner = host;
+  CONFIDE_ASSIGN_OR_RETURN(machine::EnclaveMap map, m.MapOf(host));
+  for (EpcPage plugin : map.plugins) {
+    StatusOr<machine::Secs> secs = m.SecsOf(plugin);
+    if (secs.ok() && linaddr >= secs->base_addr && linaddr - secs->base_addr < secs->size) {
+      owner = plugin;
+    }
+  }
+  StatusOr<EpcPage> page = driver.Resident(core, owner, linaddr);
+  if (page.ok()) return true;
+  if (page.error().code == ErrorCode::kNotFound) return false;
+  return tl::unexpected(page.error());
+}
+
 Status MonitorExecutor::Execute(CoreId core, Instance& in) {
   reply_.reset();
   if (!request_) return FailedPreconditionError("the executor has no request to carry");
@@ -84,21 +102,7 @@ Status MonitorExecutor::Execute(CoreId core, Instance& in) {
     CONFIDE_RETURN_IF_ERROR(m.Eresume(core, in.tcs_page));
     return page;
   };
-  options.page_in = [&](uint64_t linaddr) -> StatusOr<bool> {
-    // The page is the host's own, or a page of a plugin it maps (evicted
-    // while no host that maps it was running).
-    EpcPage owner = in.secs;
-    for (EpcPage plugin : in.mapped_plugins) {
-      StatusOr<machine::Secs> secs = m.SecsOf(plugin);
-      if (secs.ok() && linaddr >= secs->base_addr && linaddr - secs->base_addr < secs->size) {
-        owner = plugin;
-      }
-    }
-    StatusOr<EpcPage> page = driver_.Resident(core, owner, linaddr);
-    if (page.ok()) return true;
-    if (page.error().code == ErrorCode::kNotFound) return false;
-    return tl::unexpected(page.error());
-  };
+  options.page_in = [&](uint64_t linaddr) { return PageIn(driver_, core, in.secs, linaddr); };
   options.before_eexit = in.before_leave;
   StatusOr<monitor::EnclaveRun> run = vm->Run(core, in.tcs_page, options);
   // Copies made by copy-on-write belong to the instance, whatever the end.

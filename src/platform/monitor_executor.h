@@ -58,6 +58,11 @@ StatusOr<Bytes> ReadReply(ByteSpan window);
 StatusOr<EnclaveReply> TakeReply(monitor::EnclaveRun run, ByteSpan window,
                                  const monitor::MonitorStats& stats);
 
+// The OS's pager for RunOptions::page_in: loads the page at `linaddr` of
+// host `host`, or of the plugin it maps there, back through `driver`
+// (ELDU). false if neither has a page there.
+StatusOr<bool> PageIn(EpcDriver& driver, CoreId core, EpcPage host, uint64_t linaddr);
+
 class MonitorExecutor : public Executor {
  public:
   // `monitor` and `driver` serve the same machine and outlive the executor.

@@ -39,9 +39,13 @@
 namespace confide::platform {
 
 struct RealImages {
-  // PIE: runtime, function and (optional) data plugins, PT_SREG pages, each
-  // at its slot (plugins of one ELRANGE share its base and size).
+  // PIE: runtime, function and (optional) data plugins, each at its slot:
+  // their specs (where they lie) and, if their owner built them already
+  // (the worker, once for all its policies), the built plugins, which a
+  // PIE policy then maps instead of building its own, and never destroys.
+  // A built plugin's `expected` is the MRENCLAVE the host names for it.
   std::vector<EnclaveSpec> plugins;
+  std::vector<BuiltEnclave> built_plugins;
   // PIE: the host's private part, whose thread-info page names the plugins'
   // expected MRENCLAVEs.
   EnclaveSpec pie_host;

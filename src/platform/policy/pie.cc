@@ -150,7 +150,12 @@ class PiePolicy : public PolicyBase {
   }
 
   Status Prepare(CoreId core) override {
-    CONFIDE_ASSIGN_OR_RETURN(plugins_, BuildPlugins(ctx_, core, plugin_specs_));
+    if (workload_.real && !workload_.real->built_plugins.empty()) {
+      plugins_ = workload_.real->built_plugins;  // their owner's: shared, not destroyed here
+      owns_plugins_ = false;
+    } else {
+      CONFIDE_ASSIGN_OR_RETURN(plugins_, BuildPlugins(ctx_, core, plugin_specs_));
+    }
     for (uint32_t i = 0; flavor_ == Flavor::kWarm && i < options_.pool_size; ++i) {
       CONFIDE_ASSIGN_OR_RETURN(std::unique_ptr<Instance> in, Create(core));
       CONFIDE_RETURN_IF_ERROR(ops_.Enter(core, *in));
@@ -223,7 +228,12 @@ class PiePolicy : public PolicyBase {
       Status s = ops_.Destroy(core, *pool_.front());
       if (first.ok() && !s.ok()) first = s;
     }
-    Status plugins = DestroyPlugins(ctx_, core, plugins_);
+    Status plugins = OkStatus();
+    if (owns_plugins_) {
+      plugins = DestroyPlugins(ctx_, core, plugins_);
+    } else {
+      plugins_.clear();
+    }
     return first.ok() ? plugins : first;
   }
 
@@ -259,6 +269,7 @@ class PiePolicy : public PolicyBase {
   std::vector<EnclaveSpec> plugin_specs_;
   EnclaveSpec host_spec_;
   std::vector<BuiltEnclave> plugins_;
+  bool owns_plugins_ = true;  // built by Prepare (else the workload's owner's)
   std::deque<std::unique_ptr<Instance>> pool_;
 };
 
