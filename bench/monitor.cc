@@ -348,7 +348,7 @@ void BenchColdStart(const Sizes& z, const std::string& source_path) {
   auto pooled = NewWorker(pooled_config, "vm_pool = 1");
   auto bare = NewWorker(bare_config, "vm_pool = 0");
   // The same pooled worker with a 1 MiB heap: how much of a cold start is
-  // the host's heap, EADDed (and EREMOVEd) page by page at every start.
+  // the host's heap, EAUGed (pie-cold) or EADDed (sgx1-cold) and EREMOVEd at every start.
   FunctionWorkerConfig small_heap_config = pooled_config;
   small_heap_config.heap_bytes = kMiB;
   auto small_heap = NewWorker(small_heap_config, "heap 1 MiB");

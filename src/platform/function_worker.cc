@@ -184,11 +184,12 @@ image::Manifest FunctionWorker::HostManifest() const {
   m.heap_size = config_.heap_bytes;
   m.stack_size = config_.stack_bytes;
   m.threads = 1;
-  // The heap is added but not measured (EADD without EEXTEND): its initial
-  // bytes are the host's choice, and the library OS zeroes every page it
-  // hands out (runtime/heap.h), so nothing depends on them. Measuring it
-  // would cost 16 EEXTENDs per page for no guarantee (PIE grows hosts' heaps
-  // by EAUG for the same reason).
+  // In the images themselves the heap is added but not measured (EADD
+  // without EEXTEND): its initial bytes are the host's choice, and the
+  // library OS zeroes every page it hands out (runtime/heap.h), so nothing
+  // depends on them. That is how chain hosts are built (RunEnclave); a start
+  // policy decides for its own enclaves (WorkloadHostSpec: sgx1-cold
+  // measures the heap, the PIE and SGX2 policies EAUG it).
   m.measure_heap = false;
   return m;
 }
