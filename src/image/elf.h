@@ -1,6 +1,8 @@
 // elf.h — just enough of ELF64 to load an enclave: the header and the PT_LOAD
 // program headers of an x86-64 little-endian executable (System V gABI,
-// "Program Header"; AMD64 psABI).
+// "Program Header"; AMD64 psABI), and a symbol's value from .symtab (gABI
+// "Sections", "Symbol Table"), which the layout takes enclave ABI addresses
+// from (image/layout.h).
 //
 // Every field is read with LoadLe at a bounds-checked offset, never through a
 // cast of the file bytes to <elf.h> structs. Errors are InvalidArgumentError
@@ -11,6 +13,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "base/bytes.h"
@@ -43,5 +47,13 @@ struct ElfFile {
 // file range inside the file, its address range not wrapping and not
 // overlapping another PT_LOAD.
 StatusOr<ElfFile> ParseElf64(ByteSpan elf);
+
+// The value (st_value) of the global or weak symbol `name` that an SHT_SYMTAB
+// section of `elf` (validated by ParseElf64) defines; std::nullopt if none
+// does, or the file has no symbol table (stripped). Local symbols are not
+// looked at: two objects may each have a static one of the same name.
+// InvalidArgumentError if the section headers, a symbol table or its string
+// table lie outside the file or are malformed.
+StatusOr<std::optional<uint64_t>> FindElfSymbol(ByteSpan elf, std::string_view name);
 
 }  // namespace confide::image

@@ -40,21 +40,30 @@
  *     16-byte key goes (16-aligned); both in the enclave's memory.
  *
  * Syscalls (the `syscall` instruction, Linux numbers and registers):
- *   * CONFIDE_SYS_SET_HANDLER (rdi = handler): from then on until EEXIT, the
- *     monitor reflects every syscall that is not an ocall, exit or
- *     arch_prctl(ARCH_SET_FS) to `handler` inside the enclave, at CPL3, on the
- *     caller's stack: RSP = caller RSP - 128 (the red zone) - 8, [RSP] = the
- *     return address (the instruction after `syscall`), RCX = the same, R11 =
- *     RFLAGS, RAX and the argument registers as the caller left them. The
- *     handler preserves every register but RAX (the result), RCX and R11, and
- *     returns with `ret $128`. This is the runtime's library OS.
- *   * arch_prctl(ARCH_SET_FS, addr) (158, 0x1002): the monitor sets FS.base,
- *     as WRFSBASE would, if addr lies inside ELRANGE; else -EPERM.
+ *   * the syscall handler: the monitor reflects every syscall that is not an
+ *     ocall, exit, CONFIDE_SYS_SET_HANDLER or arch_prctl(ARCH_SET_FS) to the
+ *     handler inside the enclave, at CPL3, on the caller's stack: RSP =
+ *     caller RSP - 128 (the red zone) - 8, [RSP] = the return address (the
+ *     instruction after `syscall`), RCX = the same, R11 = RFLAGS, RAX and the
+ *     argument registers as the caller left them. The handler preserves every
+ *     register but RAX (the result), RCX and R11, and returns with `ret $128`.
+ *     This is the runtime's library OS. The handler is the thread-info page's
+ *     syscall_handler_offset (below: measured, no exit), or the last one
+ *     registered by CONFIDE_SYS_SET_HANDLER in this entry, which wins.
+ *   * CONFIDE_SYS_SET_HANDLER (rdi = handler): from then on until EEXIT,
+ *     syscalls are reflected to `handler`; returns 0, or -EINVAL (and
+ *     nothing changes) if `handler` is outside ELRANGE. For enclaves whose
+ *     thread-info page names no handler: one VM exit per entry.
+ *   * arch_prctl(ARCH_SET_FS, addr) (158, 0x1002): the monitor sets FS.base
+ *     if addr lies inside ELRANGE; else -EPERM. Code that can should use
+ *     WRFSBASE instead (CR4.FSGSBASE is on in every confide vCPU): the same
+ *     effect without a VM exit (monitor/vcpu_setup.h says why that is safe).
  *   * exit (60) / exit_group (231): the enclave stops with that status, as if
  *     it had crashed (no EEXIT): the run reports it.
  *   * ocalls, CONFIDE_OCALL_*: serviced by the host, then resumed with RAX.
  *     Arguments point into the window, never into the enclave.
- *   * anything else before a handler is set: -ENOSYS.
+ *   * anything else while there is no handler (none named, none
+ *     registered): -ENOSYS.
  */
 #ifndef CONFIDE_IMAGE_ENCLAVE_ABI_H_
 #define CONFIDE_IMAGE_ENCLAVE_ABI_H_
@@ -94,6 +103,15 @@ struct confide_thread_info {
    * host's identity covers which code it can ever run. */
   uint64_t plugin_count;
   uint8_t plugin_mrenclave[CONFIDE_MAX_PLUGINS][32];
+  /* Where the monitor reflects syscalls (the ABI above): BASEADDR + this, the
+   * ELF symbol confide_syscall_handler as the layout found it (image/layout.h;
+   * a PIE host: its runtime plugin's). 0: none, and the enclave registers one
+   * with CONFIDE_SYS_SET_HANDLER. Why here: registering costs a VM exit at
+   * every entry (~130 us on nested KVM), and a handler that is part of the
+   * measured page is part of the enclave's identity, so the untrusted host
+   * cannot point the enclave's syscalls anywhere else without changing
+   * MRENCLAVE. The monitor ignores a value outside ELRANGE. */
+  uint64_t syscall_handler_offset;
 };
 
 /* ---- window: untrusted memory shared with the host ------------------------- */

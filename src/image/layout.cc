@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -15,6 +17,11 @@ namespace confide::image {
 namespace {
 
 static_assert(sizeof(confide_thread_info) <= 4096, "the thread info is one page");
+// Appended after the plugin table: the fields before it keep the offsets
+// that enclaves built earlier (and runtime/asm_abi.h) read.
+static_assert(offsetof(confide_thread_info, syscall_handler_offset) ==
+                  11 * sizeof(uint64_t) + CONFIDE_MAX_PLUGINS * 32,
+              "confide_thread_info's existing layout changed");
 
 using machine::PageType;
 using machine::SecInfo;
@@ -91,6 +98,7 @@ void AppendHostRegions(const Manifest& manifest, SgxsImage& image, LayoutInfo& l
     ti.thread_index = t;
     ti.thread_count = manifest.threads;
     ti.enclave_size = size;
+    ti.syscall_handler_offset = li.syscall_handler_offset;
     ti.plugin_count = std::min<uint64_t>(manifest.plugins.size(), CONFIDE_MAX_PLUGINS);
     for (uint64_t i = 0; i < ti.plugin_count; ++i) {
       std::memcpy(ti.plugin_mrenclave[i], manifest.plugins[i].mrenclave.data(), 32);
@@ -115,13 +123,24 @@ StatusOr<SgxsImage> LayoutFromElf(ByteSpan elf, const Manifest& manifest, Layout
     return InvalidArgumentError(
         fmt::format("ELF: PT_LOAD segments span {:#x} bytes, more than the {:#x} allowed",
                     elf_top - li.elf_base, kMaxElfSpan));
-  const bool entry_ok = std::any_of(file.loads.begin(), file.loads.end(), [&](const ElfSegment& s) {
-    return (s.flags & kElfPfX) && file.entry >= s.vaddr && file.entry - s.vaddr < s.mem_size;
-  });
-  if (!entry_ok)
+  auto executable = [&](uint64_t addr) {
+    return std::any_of(file.loads.begin(), file.loads.end(), [&](const ElfSegment& s) {
+      return (s.flags & kElfPfX) && addr >= s.vaddr && addr - s.vaddr < s.mem_size;
+    });
+  };
+  if (!executable(file.entry))
     return InvalidArgumentError(
         fmt::format("ELF: e_entry {:#x} is not inside an executable PT_LOAD segment", file.entry));
   li.entry_offset = file.entry - li.elf_base;
+  CONFIDE_ASSIGN_OR_RETURN(std::optional<uint64_t> handler,
+                           FindElfSymbol(elf, kSyscallHandlerSymbol));
+  if (handler) {
+    if (!executable(*handler))
+      return InvalidArgumentError(
+          fmt::format("ELF: {} {:#x} is not inside an executable PT_LOAD segment",
+                      kSyscallHandlerSymbol, *handler));
+    li.syscall_handler_offset = *handler - li.elf_base;
+  }
 
   // ELF pages, keyed by offset. Segments are disjoint but may share a page;
   // such a page gets the union of their permissions.
@@ -164,6 +183,12 @@ StatusOr<SgxsImage> LayoutFromElf(ByteSpan elf, const Manifest& manifest, Layout
 
 StatusOr<SgxsImage> LayoutPieHost(const Manifest& manifest, uint64_t plugin_size,
                                   uint64_t plugin_entry_offset, LayoutInfo* info) {
+  return LayoutPieHost(manifest, plugin_size, plugin_entry_offset, 0, info);
+}
+
+StatusOr<SgxsImage> LayoutPieHost(const Manifest& manifest, uint64_t plugin_size,
+                                  uint64_t plugin_entry_offset,
+                                  uint64_t plugin_syscall_handler_offset, LayoutInfo* info) {
   CONFIDE_RETURN_IF_ERROR(ValidateManifest(manifest));
   if (manifest.kind != EnclaveKind::kHost)
     return InvalidArgumentError("LayoutPieHost: the manifest's kind must be \"host\"");
@@ -175,10 +200,15 @@ StatusOr<SgxsImage> LayoutPieHost(const Manifest& manifest, uint64_t plugin_size
     return InvalidArgumentError(
         fmt::format("LayoutPieHost: plugin entry {:#x} is not below the plugin size {:#x}",
                     plugin_entry_offset, plugin_size));
+  if (plugin_syscall_handler_offset >= plugin_size)
+    return InvalidArgumentError(fmt::format(
+        "LayoutPieHost: plugin syscall handler {:#x} is not below the plugin size {:#x}",
+        plugin_syscall_handler_offset, plugin_size));
   SgxsImage image;
   image.ssa_frame_size = manifest.ssa_frame_size;
   LayoutInfo li;
   li.entry_offset = plugin_entry_offset;
+  li.syscall_handler_offset = plugin_syscall_handler_offset;
   li.elf_end = plugin_size;
   li.image_end = plugin_size;
   AppendHostRegions(manifest, image, li);

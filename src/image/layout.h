@@ -16,7 +16,9 @@
 //     +--------------------------+ threads[0].stack_offset
 //     | stack                    |    PT_REG RW; grows down from stack_top()
 //     +--------------------------+ threads[0].info_offset
-//     | thread info              |    PT_REG R: struct confide_thread_info
+//     | thread info              |    PT_REG R: struct confide_thread_info; its
+//     |                          |    syscall_handler_offset is the ELF's symbol
+//     |                          |    confide_syscall_handler (0 without one)
 //     +--------------------------+ threads[1].tcs_offset    (image/enclave_abi.h)
 //     | ... one block per thread |
 //     +--------------------------+ image_end
@@ -35,7 +37,8 @@
 //   0 +--------------------------+
 //     | plugin (EMAP, shared)    |    no pages added by the host
 //     +--------------------------+ plugin_size = heap_offset
-//     | heap | TCS | SSA | stack |    as above; OENTRY = the plugin's entry
+//     | heap | TCS | SSA | stack |    as above; OENTRY = the plugin's entry,
+//     | thread info              |    syscall_handler_offset = the plugin's handler
 // SIZE+--------------------------+
 //
 // Every page but an unmeasured heap page is measured in full (16 EEXTENDs).
@@ -44,6 +47,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "base/bytes.h"
@@ -71,8 +75,12 @@ struct ThreadLayout {
 
 // Where things are; all offsets from BASEADDR.
 struct LayoutInfo {
-  uint64_t elf_base = 0;              // the ELF virtual address placed at offset 0
-  uint64_t entry_offset = 0;          // e_entry - elf_base (the TCS's OENTRY)
+  uint64_t elf_base = 0;      // the ELF virtual address placed at offset 0
+  uint64_t entry_offset = 0;  // e_entry - elf_base (the TCS's OENTRY)
+  // confide_syscall_handler - elf_base (image/enclave_abi.h, the thread-info
+  // page); 0 if the ELF has no such symbol. Set for plugins too: a PIE host
+  // takes its plugin's (LayoutPieHost).
+  uint64_t syscall_handler_offset = 0;
   uint64_t elf_end = 0;               // end of the last ELF page
   uint64_t heap_offset = 0;           // == elf_end; host only
   uint64_t heap_size = 0;             // 0 for a plugin
@@ -81,7 +89,11 @@ struct LayoutInfo {
   uint64_t size = 0;                  // SECS.SIZE
 };
 
-// Lays out `elf` (validated by ParseElf64; e_entry must lie in an executable
+// The symbol the layout takes the thread-info page's syscall handler from.
+inline constexpr std::string_view kSyscallHandlerSymbol = "confide_syscall_handler";
+
+// Lays out `elf` (validated by ParseElf64; e_entry, and the symbol
+// kSyscallHandlerSymbol if the ELF has one, must lie in an executable
 // PT_LOAD) as `manifest` says. Pages come out in ascending offset order. If
 // `info` is not null it receives where the regions are.
 StatusOr<SgxsImage> LayoutFromElf(ByteSpan elf, const Manifest& manifest,
@@ -90,9 +102,18 @@ StatusOr<SgxsImage> LayoutFromElf(ByteSpan elf, const Manifest& manifest,
 // The private part of a PIE host enclave whose code lives in a plugin of
 // `plugin_size` bytes (the plugin image's SIZE, or its elf_end) mapped at
 // offset 0: heap, TCS, SSA and stack from offset `plugin_size` on, each TCS's
-// OENTRY = `plugin_entry_offset`. In `info`, elf_end = heap_offset =
-// plugin_size. REQUIRES: manifest.kind == kHost; plugin_size a non-zero page
-// multiple; plugin_entry_offset < plugin_size (else InvalidArgumentError).
+// OENTRY = `plugin_entry_offset`, each thread-info page's
+// syscall_handler_offset = `plugin_syscall_handler_offset` (the plugin's
+// LayoutInfo has both). In `info`, elf_end = heap_offset = plugin_size.
+// REQUIRES: manifest.kind == kHost; plugin_size a non-zero page multiple;
+// plugin_entry_offset < plugin_size; plugin_syscall_handler_offset 0 or <
+// plugin_size (else InvalidArgumentError).
+StatusOr<SgxsImage> LayoutPieHost(const Manifest& manifest, uint64_t plugin_size,
+                                  uint64_t plugin_entry_offset,
+                                  uint64_t plugin_syscall_handler_offset,
+                                  LayoutInfo* info = nullptr);
+// The same with no handler named (0): the runtime then registers its own at
+// every entry (CONFIDE_SYS_SET_HANDLER, one VM exit).
 StatusOr<SgxsImage> LayoutPieHost(const Manifest& manifest, uint64_t plugin_size,
                                   uint64_t plugin_entry_offset, LayoutInfo* info = nullptr);
 

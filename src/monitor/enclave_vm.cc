@@ -3,7 +3,9 @@
 #include <time.h>
 
 #include <array>
+#include <cstddef>
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -57,7 +59,11 @@ struct EnclaveVm::Session {
   const RunOptions* options = nullptr;
   uint64_t base = 0;  // ELRANGE
   uint64_t size = 0;
-  uint64_t syscall_handler = 0;  // 0: none registered
+  uint64_t thread_info = 0;  // BASEADDR + TCS.OGSBASE: the thread-info page
+  // Where syscalls are reflected (image/enclave_abi.h): the one registered
+  // by CONFIDE_SYS_SET_HANDLER, else, from the first syscall to reflect on,
+  // the thread-info page's measured one (MeasuredSyscallHandler); 0: none.
+  std::optional<uint64_t> syscall_handler;
   EnclaveRun run;
 
   bool InElrange(uint64_t addr) const { return addr >= base && addr - base < size; }
@@ -149,6 +155,7 @@ StatusOr<EnclaveRun> EnclaveVm::RunThread(machine::CoreId core, machine::EpcPage
   entry.rbx = tcs_entry.linaddr;
   entry.fs_base = s.base + t.ofsbase;
   entry.gs_base = s.base + t.ogsbase;
+  s.thread_info = entry.gs_base;  // GS.base itself may change (WRGSBASE)
   if (Status entered = vm_->Enter(entry); !entered.ok()) {
     broken_ = true;
     (void)m.Aex(core);
@@ -227,13 +234,17 @@ StatusOr<std::optional<EnclaveRun>> EnclaveVm::Step(Session& s, const VmExit& ex
 
 StatusOr<std::optional<EnclaveRun>> EnclaveVm::OnSyscall(Session& s, const SyscallExit& sys) {
   if (sys.nr == CONFIDE_SYS_SET_HANDLER) {
+    stats_.syscalls_served++;
     const bool ok = s.InElrange(sys.args[0]);
     if (ok) s.syscall_handler = sys.args[0];
     CONFIDE_RETURN_IF_ERROR(vm_->SetSyscallResult(ok ? 0 : kEinval));
     return std::nullopt;
   }
   if (sys.nr == kSysArchPrctl && sys.args[0] == kArchSetFs) {
-    // WRFSBASE inside an enclave: the thread pointer must stay in ELRANGE.
+    // For code that does not use WRFSBASE (the runtime does: no exit).
+    // Kept to its old contract, the thread pointer inside ELRANGE, though
+    // WRFSBASE itself is not checked (vcpu_setup.h says why that is safe).
+    stats_.syscalls_served++;
     const bool ok = s.InElrange(sys.args[1]);
     if (ok) CONFIDE_RETURN_IF_ERROR(vm_->SetFsBase(sys.args[1]));
     CONFIDE_RETURN_IF_ERROR(vm_->SetSyscallResult(ok ? 0 : kEperm));
@@ -250,7 +261,8 @@ StatusOr<std::optional<EnclaveRun>> EnclaveVm::OnSyscall(Session& s, const Sysca
     CONFIDE_RETURN_IF_ERROR(vm_->SetSyscallResult(ServiceOcall(s, ocall->nr, ocall->args)));
     return std::nullopt;
   }
-  if (s.syscall_handler == 0) {
+  if (!s.syscall_handler) s.syscall_handler = MeasuredSyscallHandler(s);
+  if (*s.syscall_handler == 0) {
     CONFIDE_RETURN_IF_ERROR(vm_->SetSyscallResult(kEnosys));
     return std::nullopt;
   }
@@ -267,8 +279,33 @@ StatusOr<std::optional<EnclaveRun>> EnclaveVm::OnSyscall(Session& s, const Sysca
         fmt::format("syscall {} at rip {:#x}: cannot push onto the enclave stack at {:#x}: {}",
                     sys.nr, sys.rip, rsp, pushed.ToString()));
   }
-  CONFIDE_RETURN_IF_ERROR(vm_->ReturnToUser(space_->cr3(), s.syscall_handler, rsp, std::nullopt));
+  CONFIDE_RETURN_IF_ERROR(vm_->ReturnToUser(space_->cr3(), *s.syscall_handler, rsp, std::nullopt));
   return std::nullopt;
+}
+
+uint64_t EnclaveVm::MeasuredSyscallHandler(const Session& s) {
+  // Read when the first syscall is to be reflected rather than at EENTER: by
+  // then the enclave's entry code has read its thread-info page (entry.S
+  // checks the magic first thing), so a page the OS had evicted while the
+  // enclave was idle is back; at EENTER it might not be (the read fails, and
+  // the measured handler would be missed). A page that still cannot be read,
+  // or that is not a thread-info page (an enclave of another ABI), names no
+  // handler.
+  machine::Machine& m = monitor_.machine();
+  std::array<uint8_t, 8> magic{}, offset{};
+  if (!m.Read(s.core, s.thread_info + offsetof(confide_thread_info, magic), magic).ok() ||
+      LoadLe<uint64_t>(magic.data()) != CONFIDE_THREAD_INFO_MAGIC ||
+      !m.Read(s.core, s.thread_info + offsetof(confide_thread_info, syscall_handler_offset), offset)
+           .ok()) {
+    return 0;
+  }
+  // The page is the enclave's own memory, measured into MRENCLAVE: the host
+  // cannot choose the handler. One outside ELRANGE would hand the enclave's
+  // syscalls (on its own stack) to code outside it: ignored, as
+  // CONFIDE_SYS_SET_HANDLER refuses it.
+  const uint64_t handler_offset = LoadLe<uint64_t>(offset.data());
+  if (handler_offset == 0 || handler_offset >= s.size) return 0;
+  return s.base + handler_offset;
 }
 
 uint64_t EnclaveVm::ServiceOcall(Session& s, uint64_t nr, const std::array<uint64_t, 6>& args) {

@@ -12,8 +12,9 @@
 //     with RAX = the result; others are a crash);
 //   * syscall: CONFIDE_SYS_SET_HANDLER and arch_prctl(ARCH_SET_FS) are served
 //     here, exit/exit_group end the run, ocalls go to the host (log, clock),
-//     every other syscall is reflected into the enclave's library OS (or
-//     gets -ENOSYS before one is registered);
+//     every other syscall is reflected into the enclave's library OS: the
+//     handler its measured thread-info page names, or one it registered (or
+//     gets -ENOSYS if there is neither);
 //   * a write to a plugin page: PIE copy-on-write on the model (AEX, EAUG,
 //     ERESUME, EACCEPTCOPY), the page tables are rebuilt and the write
 //     retried;
@@ -134,6 +135,9 @@ class EnclaveVm {
   // A not-present fault inside ELRANGE: the pager's turn.
   StatusOr<std::optional<EnclaveRun>> OnMissingPage(Session& s, const PageFaultExit& pf);
   uint64_t ServiceOcall(Session& s, uint64_t nr, const std::array<uint64_t, 6>& args);
+  // The syscall handler the thread-info page (BASEADDR + TCS.OGSBASE) names
+  // in syscall_handler_offset, if that lies inside ELRANGE; else 0.
+  uint64_t MeasuredSyscallHandler(const Session& s);
   // Leaves the enclave by AEX and ends the run with `end`.
   EnclaveRun Abort(Session& s, RunEnd end, std::string reason);
 

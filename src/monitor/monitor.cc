@@ -16,6 +16,7 @@ MonitorStats& MonitorStats::operator+=(const MonitorStats& o) {
   vm_exits += o.vm_exits;
   syscalls_reflected += o.syscalls_reflected;
   ocalls += o.ocalls;
+  syscalls_served += o.syscalls_served;
   enclu_emulated += o.enclu_emulated;
   cow_pages += o.cow_pages;
   pages_loaded += o.pages_loaded;
@@ -76,6 +77,9 @@ StatusOr<std::unique_ptr<Monitor>> Monitor::Create(machine::Machine& machine,
         "monitor: window of {} bytes is not a page multiple in (0, 1 GiB]", config.window_bytes));
   }
   CONFIDE_ASSIGN_OR_RETURN(Kvm kvm, Kvm::Open(config.kvm_path));
+  // A CPU the enclaves cannot run on is refused here, as a missing /dev/kvm
+  // is, rather than at the first VM.
+  CONFIDE_RETURN_IF_ERROR(GuestCpuid(kvm).status());
   CONFIDE_ASSIGN_OR_RETURN(SharedMemory tables,
                            SharedMemory::Create("confide-page-tables", config.page_table_bytes));
   std::unique_ptr<Monitor> m(new Monitor(machine, config, std::move(kvm), std::move(tables)));

@@ -60,6 +60,10 @@ struct MonitorStats {
   uint64_t vm_exits = 0;
   uint64_t syscalls_reflected = 0;  // to the enclave's library OS
   uint64_t ocalls = 0;
+  // Served by the monitor itself: CONFIDE_SYS_SET_HANDLER and
+  // arch_prctl(ARCH_SET_FS), each an exit the enclave could avoid (a measured
+  // handler in its thread-info page, WRFSBASE).
+  uint64_t syscalls_served = 0;
   uint64_t enclu_emulated = 0;  // ENCLU leaves executed on the model after #UD
   uint64_t cow_pages = 0;       // plugin pages copied on write
   uint64_t pages_loaded = 0;    // evicted pages the pager loaded back on a fault

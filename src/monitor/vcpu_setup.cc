@@ -1,5 +1,7 @@
 #include "monitor/vcpu_setup.h"
 
+#include <cpuid.h>
+
 #include <cstring>
 
 #include "monitor/guest_layout.h"
@@ -7,6 +9,8 @@
 
 namespace confide::monitor {
 namespace {
+
+constexpr unsigned kCpuid7EbxFsgsbase = 1u << 0;
 
 kvm_segment UserSegment(uint16_t selector, bool code) {
   kvm_segment s = {};
@@ -60,8 +64,25 @@ StatusOr<Subtree> BuildMonitorSubtree(FrameArena& arena) {
   return tree;
 }
 
-Status ConfigureVcpu(const Kvm& kvm, Vcpu& vcpu) {
+StatusOr<std::vector<kvm_cpuid_entry2>> GuestCpuid(const Kvm& kvm) {
   CONFIDE_ASSIGN_OR_RETURN(auto cpuid, kvm.SupportedCpuid());
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0 || (ebx & kCpuid7EbxFsgsbase) == 0) {
+    return UnavailableError(
+        "confide monitor needs a CPU with FSGSBASE (CPUID.(EAX=07H,ECX=0):EBX[0]): the enclave "
+        "runtime sets its thread pointer with WRFSBASE");
+  }
+  for (kvm_cpuid_entry2& e : cpuid) {
+    if (e.function == 7 && e.index == 0) {
+      e.ebx |= kCpuid7EbxFsgsbase;
+      return cpuid;
+    }
+  }
+  return UnavailableError("KVM offers no CPUID leaf 7: FSGSBASE cannot be given to the guest");
+}
+
+Status ConfigureVcpu(const Kvm& kvm, Vcpu& vcpu) {
+  CONFIDE_ASSIGN_OR_RETURN(auto cpuid, GuestCpuid(kvm));
   CONFIDE_RETURN_IF_ERROR(vcpu.SetCpuid(cpuid));
   // STAR[47:32]: syscall CS (SS = +8); STAR[63:48]: sysret base (SS = +8, CS = +16).
   uint64_t star = (uint64_t{kSysretBase} << 48) | (uint64_t{kKernelCs} << 32);

@@ -7,11 +7,29 @@
 //                     <--sysretq / iretq-- when the host resumes
 //
 // State set (SDM Vol. 3A §9.8.5 "Initializing IA-32e Mode"):
-//   CR0 = PE|MP|ET|NE|WP|PG, CR4 = PAE|OSFXSR|OSXMMEXCPT,
+//   CR0 = PE|MP|ET|NE|WP|PG, CR4 = PAE|OSFXSR|OSXMMEXCPT|FSGSBASE,
 //   EFER = SCE|LME|LMA|NXE, CR3 = the address space's PML4,
 //   CS = 0x33 (DPL3, L=1), SS/DS/ES/FS/GS = 0x2b (DPL3), TR = 0x38,
 //   GDTR/IDTR at the system region's linear addresses, RFLAGS = 0x2 (IF=0:
 //   no interrupts are ever injected), STAR/LSTAR/SFMASK for syscall.
+//
+// CR4.FSGSBASE (SDM Vol. 3A §2.5; the instructions: Vol. 2 "WRFSBASE/
+// WRGSBASE") lets CPL3 code set its FS and GS bases itself: the runtime sets
+// musl's thread pointer with WRFSBASE instead of arch_prctl(ARCH_SET_FS),
+// which was a VM exit at every entry. Why it weakens nothing:
+//   * the bases are the enclave's own address arithmetic: a base outside
+//     ELRANGE reaches only what the enclave's page tables map, which the
+//     enclave can address directly anyway (ELRANGE, its window);
+//   * the CPL0 code behind the enclave (trap_stubs.h) never uses FS or GS
+//     (no SWAPGS, no FS:/GS: operand), so no privileged code trusts them;
+//   * SGX itself lets enclaves change them: the SSA's GPRSGX region holds
+//     FSBASE and GSBASE, which AEX saves (SDM Vol. 3D, "Layout of GPRSGX
+//     Portion of the State Save Area"), and WRFSBASE/WRGSBASE are not among
+//     the instructions illegal inside an enclave (Vol. 3D, chapter "Intel SGX
+//     Interactions with IA32 and Intel 64 Architecture"), so a real enclave
+//     may use them whenever the OS has set CR4.FSGSBASE (as Linux does).
+// EENTER still loads both bases from the TCS (EnclaveVm), and an AEX ...
+// ERESUME keeps the vCPU's, as the SSA would.
 //
 // TLB: page-table edits that add rights (not-present -> present) need no
 // flush: x86 does not cache not-present entries. Edits that remove rights
@@ -26,6 +44,7 @@
 #include <linux/kvm.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "base/bytes.h"
 #include "base/status.h"
@@ -36,7 +55,7 @@ namespace confide::monitor {
 
 inline constexpr uint64_t kCr0 =
     (1ull << 0) | (1ull << 1) | (1ull << 4) | (1ull << 5) | (1ull << 16) | (1ull << 31);
-inline constexpr uint64_t kCr4 = (1ull << 5) | (1ull << 9) | (1ull << 10);
+inline constexpr uint64_t kCr4 = (1ull << 5) | (1ull << 9) | (1ull << 10) | (1ull << 16);
 inline constexpr uint64_t kEfer = (1ull << 0) | (1ull << 8) | (1ull << 10) | (1ull << 11);
 // RFLAGS bits syscall clears: TF, IF, DF, IOPL, NT, AC (as Linux does).
 inline constexpr uint64_t kSfmask = 0x47700;
@@ -52,9 +71,18 @@ Status WriteSystemRegion(MutableByteSpan system);
 // one subtree per arena serves all address spaces (AddressSpace::Link).
 StatusOr<Subtree> BuildMonitorSubtree(FrameArena& arena);
 
-// Once per vCPU, before its first run: the CPUID KVM supports (long mode,
-// NX and SYSCALL must be visible to the guest for KVM to accept EFER) and
-// the syscall MSRs.
+// The CPUID a confide vCPU gets: what KVM supports (long mode, NX and
+// SYSCALL must be visible to the guest for KVM to accept EFER), plus
+// FSGSBASE (for KVM to accept CR4.FSGSBASE). kvm_pvm, this project's host,
+// leaves FSGSBASE out of its supported list, yet accepts the bit and runs
+// WRFSBASE at CPL3 (tests/monitor/enclave_vm_test.cc; PVM runs guest code at
+// the CPU's own CPL3, where the host kernel has enabled FSGSBASE), so it is
+// offered whenever this CPU has it. UnavailableError if it does not
+// (CPUID.(EAX=07H,ECX=0):EBX[0]; every Intel CPU since Ivy Bridge and every
+// AMD Zen has it): the runtime needs it.
+StatusOr<std::vector<kvm_cpuid_entry2>> GuestCpuid(const Kvm& kvm);
+
+// Once per vCPU, before its first run: GuestCpuid and the syscall MSRs.
 Status ConfigureVcpu(const Kvm& kvm, Vcpu& vcpu);
 
 // The special registers for CPL3 long mode under page tables `cr3`; other

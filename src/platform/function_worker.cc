@@ -101,6 +101,7 @@ StatusOr<std::unique_ptr<FunctionWorker>> FunctionWorker::Create(
   }
   w->runtime_elf_.assign(runtime_elf.begin(), runtime_elf.end());
   w->runtime_entry_offset_ = info.entry_offset;
+  w->runtime_syscall_handler_offset_ = info.syscall_handler_offset;
   // Its writable pages (as laid out for an enclave of its own, where they
   // keep W): what every host copies from the runtime plugin.
   image::Manifest elf_only;
@@ -197,9 +198,9 @@ image::Manifest FunctionWorker::HostManifest() const {
 StatusOr<image::SgxsImage> FunctionWorker::MonolithicImage(const Function& f,
                                                            image::LayoutInfo* host_info) const {
   image::Manifest host = HostManifest();
-  CONFIDE_ASSIGN_OR_RETURN(
-      image::SgxsImage priv,
-      image::LayoutPieHost(host, CONFIDE_PRIVATE_OFFSET, runtime_entry_offset_, host_info));
+  CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage priv,
+                           image::LayoutPieHost(host, CONFIDE_PRIVATE_OFFSET, runtime_entry_offset_,
+                                                runtime_syscall_handler_offset_, host_info));
   // The runtime's pages with their ELF rights (writable data stays
   // writable: nothing is shared), then the function, then the host part.
   image::Manifest elf_only;
@@ -279,9 +280,9 @@ StatusOr<WorkloadProfile> FunctionWorker::FunctionWorkload(const Function& f, co
   name("function", expected);
   if (data) name("data", data->mrenclave);
   image::LayoutInfo info;
-  CONFIDE_ASSIGN_OR_RETURN(
-      image::SgxsImage host,
-      image::LayoutPieHost(m, CONFIDE_PRIVATE_OFFSET, runtime_entry_offset_, &info));
+  CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage host,
+                           image::LayoutPieHost(m, CONFIDE_PRIVATE_OFFSET, runtime_entry_offset_,
+                                                runtime_syscall_handler_offset_, &info));
   images->pie_host = SpecFromImage("host", host, CONFIDE_ENCLAVE_BASE, &info);
   images->written = runtime_written_;
   if (!data) {
@@ -404,7 +405,8 @@ StatusOr<const FunctionWorker::Prepared*> FunctionWorker::PieHost(
     m.plugins.push_back({fmt::format("plugin{}", i), plugins[i]->mrenclave});
   }
   CONFIDE_ASSIGN_OR_RETURN(image::SgxsImage host,
-                           image::LayoutPieHost(m, CONFIDE_PRIVATE_OFFSET, runtime_entry_offset_));
+                           image::LayoutPieHost(m, CONFIDE_PRIVATE_OFFSET, runtime_entry_offset_,
+                                                runtime_syscall_handler_offset_));
   CONFIDE_ASSIGN_OR_RETURN(Prepared prepared, Prepare(std::move(host)));
   return &pie_hosts_.emplace(std::move(key), std::move(prepared)).first->second;
 }

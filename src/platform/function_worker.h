@@ -242,6 +242,9 @@ class FunctionWorker {
   std::optional<crypto::Rsa3072PrivateKey> key_;
   Bytes runtime_elf_;
   uint64_t runtime_entry_offset_ = 0;
+  // The runtime's confide_syscall_handler, which every host's thread-info
+  // page names (image/enclave_abi.h): no exit to register it.
+  uint64_t runtime_syscall_handler_offset_ = 0;
   std::vector<uint64_t> runtime_written_;  // linear addresses of its .data and .bss
   Plugin runtime_;
   std::vector<Function> functions_;

@@ -21,8 +21,6 @@
 #include "runtime/rdrand.h"
 #include "runtime/window.h"
 
-#define ARCH_SET_FS 0x1002  // <asm/prctl.h>, which musl does not ship
-
 static struct confide_heap g_heap;
 static uint64_t g_window_capacity;
 static int g_rdrand = -1;  // CPUID's answer, once asked
@@ -35,7 +33,10 @@ struct confide_heap* confide_libos_heap(void) {
   return &g_heap;
 }
 
-void confide_libos_register(void) {
+void confide_libos_register(uintptr_t base, const struct confide_thread_info* info) {
+  // A thread-info page that names this handler (the layout found it in this
+  // ELF) has told the monitor already, with no exit (image/enclave_abi.h).
+  if (base + info->syscall_handler_offset == (uintptr_t)confide_syscall_handler) return;
   // Without the handler every syscall fails: nothing sensible can run.
   if (confide_monitor_call(CONFIDE_SYS_SET_HANDLER, (long)confide_syscall_handler, 0, 0) != 0) {
     __builtin_trap();
@@ -43,7 +44,25 @@ void confide_libos_register(void) {
 }
 
 void confide_libos_set_fs(uint64_t tp) {
-  if (confide_monitor_call(SYS_arch_prctl, ARCH_SET_FS, (long)tp, 0) != 0) __builtin_trap();
+  // WRFSBASE, not arch_prctl(ARCH_SET_FS), which the monitor serves with a
+  // VM exit: the monitor enables CR4.FSGSBASE in every vCPU, and an FS.base
+  // anywhere gives the enclave no address it could not use anyway
+  // (monitor/vcpu_setup.h). "memory": no %fs access may move across it.
+  __asm__ volatile("wrfsbase %0" : : "r"(tp) : "memory");
+}
+
+// musl's internal name for setting the thread pointer, which __init_tp calls
+// once at startup. musl 1.2.3's own (src/thread/x86_64/__set_thread_area.s)
+// is arch_prctl(ARCH_SET_FS): a syscall, so one VM exit. Defined here, it
+// keeps musl's __set_thread_area.o out of the static link (the runtime's
+// objects come before libc.a, and ld takes an archive member only for a
+// symbol still undefined; clock.c does the same), and the thread pointer is
+// set with no exit. musl reads 0 as success (and as "threads possible").
+int __set_thread_area(void* tp);
+
+int __set_thread_area(void* tp) {
+  confide_libos_set_fs((uint64_t)(uintptr_t)tp);
+  return 0;
 }
 
 void confide_libos_set_window(uint64_t capacity) { g_window_capacity = capacity; }

@@ -22,9 +22,8 @@
 
 struct timespec;
 
-// A syscall the monitor serves itself (CONFIDE_SYS_SET_HANDLER, ocalls,
-// arch_prctl): never reflected, so one VM exit, and safe to make from inside
-// the handler.
+// A syscall the monitor serves itself (CONFIDE_SYS_SET_HANDLER, ocalls):
+// never reflected, so one VM exit, and safe to make from inside the handler.
 static inline long confide_monitor_call(long nr, long a0, long a1, long a2) {
   long ret;
   __asm__ volatile("syscall"
@@ -49,12 +48,19 @@ void confide_libos_init(void* heap, size_t heap_size);
 struct confide_heap;
 struct confide_heap* confide_libos_heap(void);
 
-// At every entry, before any syscall: registers confide_syscall_handler with
-// the monitor (registration lasts until EEXIT).
-void confide_libos_register(void);
+// At every entry, before any syscall: makes sure the monitor reflects
+// syscalls to confide_syscall_handler. If `info`, this thread's thread-info
+// page in the enclave at `base`, names that handler (its measured
+// syscall_handler_offset), the monitor knows it already and nothing is done;
+// else the handler is registered (CONFIDE_SYS_SET_HANDLER: a VM exit; the
+// registration lasts until EEXIT).
+struct confide_thread_info;
+void confide_libos_register(uintptr_t base, const struct confide_thread_info* info);
 
-// arch_prctl(ARCH_SET_FS, tp), served by the monitor: EENTER reloads FS.base
-// from the TCS, so musl's thread pointer is set again at every later entry.
+// Sets FS.base, musl's thread pointer, with WRFSBASE (no VM exit). EENTER
+// reloads FS.base from the TCS, so the thread pointer is set again at every
+// later entry. musl's own startup sets it through __set_thread_area, which
+// libos.c defines the same way.
 void confide_libos_set_fs(uint64_t tp);
 
 // The validated capacity of this invocation's window (window.h), which places

@@ -5,12 +5,12 @@
 // musl is a static libc that expects to be started by Linux's execve: it
 // reads argc, argv, envp and the auxiliary vector from the initial stack
 // (System V x86-64 psABI §3.4.1, "Initial Stack and Register State") and
-// sets up TLS with arch_prctl(ARCH_SET_FS). Here there is no execve, so the
-// runtime builds that vector itself and calls __libc_start_main, whose
-// "main" serves the first request and never returns; later entries serve
-// directly. The vector is static, not on the stack: musl keeps pointers into
-// it (environ, the auxv for getauxval, AT_RANDOM for malloc's secret), and
-// every entry reuses the stack.
+// sets up TLS with arch_prctl(ARCH_SET_FS) (here WRFSBASE instead: libos.c's
+// __set_thread_area). Here there is no execve, so the runtime builds that
+// vector itself and calls __libc_start_main, whose "main" serves the first
+// request and never returns; later entries serve directly. The vector is
+// static, not on the stack: musl keeps pointers into it (environ, the auxv for
+// getauxval, AT_RANDOM for malloc's secret), and every entry reuses the stack.
 //
 // The runtime may be a PIE plugin mapped copy-on-write into many hosts: its
 // statics start as the plugin's pristine copy in every host, and the first
@@ -236,7 +236,7 @@ static __attribute__((noreturn)) void start_libc(void) {
 }
 
 void confide_runtime_main(uintptr_t base, const struct confide_thread_info* info, uint64_t cssa) {
-  confide_libos_register();
+  confide_libos_register(base, info);
   g_info = info;
   // CSSA > 0: an AEX left a context pending on this TCS and this entry would
   // be its exception handler. The runtime has none; the thread stays unusable.

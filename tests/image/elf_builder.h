@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "base/bytes.h"
@@ -61,6 +62,51 @@ inline Bytes TwoSegmentElf() {
   return MakeElf(
       0x400010, {{1, 5, 0x1000, 0x400000, 0x1800, 0x1800}, {1, 6, 0x2800, 0x401800, 0x100, 0x2000}},
       0x3000);
+}
+
+struct TestSymbol {
+  std::string name;
+  uint64_t value = 0;
+  uint8_t info = 0x12;  // st_info: STB_GLOBAL << 4 | STT_FUNC
+  uint16_t shndx = 1;   // st_shndx: defined (0 is SHN_UNDEF)
+};
+
+// `elf` with a symbol table appended: SHT_SYMTAB (the null symbol, then
+// `symbols`), its SHT_STRTAB, and a section header table [null, .symtab,
+// .strtab] that e_shoff and e_shnum point at.
+inline Bytes WithSymbols(Bytes elf, const std::vector<TestSymbol>& symbols) {
+  constexpr size_t kSym = 24, kShdr = 64;
+  Bytes strtab(1, 0);
+  Bytes symtab((symbols.size() + 1) * kSym, 0);
+  for (size_t i = 0; i < symbols.size(); ++i) {
+    uint8_t* sym = symtab.data() + (i + 1) * kSym;
+    StoreLe<uint32_t>(sym + 0, static_cast<uint32_t>(strtab.size()));
+    sym[4] = symbols[i].info;
+    StoreLe<uint16_t>(sym + 6, symbols[i].shndx);
+    StoreLe<uint64_t>(sym + 8, symbols[i].value);
+    strtab.insert(strtab.end(), symbols[i].name.begin(), symbols[i].name.end());
+    strtab.push_back(0);
+  }
+  const uint64_t symtab_offset = elf.size();
+  elf.insert(elf.end(), symtab.begin(), symtab.end());
+  const uint64_t strtab_offset = elf.size();
+  elf.insert(elf.end(), strtab.begin(), strtab.end());
+  elf.resize((elf.size() + 7) & ~size_t{7}, 0);
+  const uint64_t shoff = elf.size();
+  Bytes sh(3 * kShdr, 0);
+  StoreLe<uint32_t>(sh.data() + kShdr + 4, 2);  // SHT_SYMTAB
+  StoreLe<uint64_t>(sh.data() + kShdr + 24, symtab_offset);
+  StoreLe<uint64_t>(sh.data() + kShdr + 32, symtab.size());
+  StoreLe<uint32_t>(sh.data() + kShdr + 40, 2);  // sh_link: the string table
+  StoreLe<uint64_t>(sh.data() + kShdr + 56, kSym);
+  StoreLe<uint32_t>(sh.data() + 2 * kShdr + 4, 3);  // SHT_STRTAB
+  StoreLe<uint64_t>(sh.data() + 2 * kShdr + 24, strtab_offset);
+  StoreLe<uint64_t>(sh.data() + 2 * kShdr + 32, strtab.size());
+  elf.insert(elf.end(), sh.begin(), sh.end());
+  StoreLe<uint64_t>(elf.data() + 40, shoff);  // e_shoff
+  StoreLe<uint16_t>(elf.data() + 58, kShdr);  // e_shentsize
+  StoreLe<uint16_t>(elf.data() + 60, 3);      // e_shnum
+  return elf;
 }
 
 }  // namespace confide::image::testing

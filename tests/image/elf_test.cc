@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <optional>
+#include <string>
+
 #include "base/file.h"
 #include "elf_builder.h"
 
@@ -13,7 +16,9 @@ namespace {
 using ::testing::HasSubstr;
 using testing::MakeElf;
 using testing::TestPhdr;
+using testing::TestSymbol;
 using testing::TwoSegmentElf;
+using testing::WithSymbols;
 
 void ExpectRejected(const Bytes& elf, const std::string& offset, const std::string& rule) {
   StatusOr<ElfFile> r = ParseElf64(elf);
@@ -59,6 +64,85 @@ TEST(Elf, TinyEnclave) {
   for (const ElfSegment& s : r->loads)
     entry_in_text |= (s.flags & kElfPfX) && r->entry >= s.vaddr && r->entry < s.vaddr + s.mem_size;
   EXPECT_TRUE(entry_in_text);
+}
+
+TEST(ElfSymbols, FindsAGlobalOrWeakDefinition) {
+  const Bytes elf = WithSymbols(TwoSegmentElf(), {{"alpha", 0x400020}, {"beta", 0x400040, 0x22}});
+  StatusOr<std::optional<uint64_t>> alpha = FindElfSymbol(elf, "alpha");
+  ASSERT_TRUE(alpha.ok()) << alpha.status().ToString();
+  EXPECT_EQ(*alpha, std::optional<uint64_t>(0x400020));
+  EXPECT_EQ(*FindElfSymbol(elf, "beta"), std::optional<uint64_t>(0x400040));  // weak
+  // Names match whole, not by prefix.
+  EXPECT_EQ(*FindElfSymbol(elf, "alph"), std::nullopt);
+  EXPECT_EQ(*FindElfSymbol(elf, "alphabet"), std::nullopt);
+}
+
+TEST(ElfSymbols, LocalAndUndefinedSymbolsAndStrippedFilesNameNothing) {
+  const Bytes elf = WithSymbols(TwoSegmentElf(), {{"local", 0x400020, 0x02},  // STB_LOCAL
+                                                  {"undefined", 0, 0x12, 0},
+                                                  {"dup", 0x400010, 0x02},
+                                                  {"dup", 0x400030}});
+  EXPECT_EQ(*FindElfSymbol(elf, "local"), std::nullopt);
+  EXPECT_EQ(*FindElfSymbol(elf, "undefined"), std::nullopt);
+  EXPECT_EQ(*FindElfSymbol(elf, "dup"), std::optional<uint64_t>(0x400030));  // the global one
+  // No section headers at all (e_shoff 0): nothing to find, not an error.
+  StatusOr<std::optional<uint64_t>> none = FindElfSymbol(TwoSegmentElf(), "alpha");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(*none, std::nullopt);
+}
+
+TEST(ElfSymbols, TinyEnclave) {
+  StatusOr<Bytes> file = ReadFile(TINY_ENCLAVE_PATH);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  StatusOr<std::optional<uint64_t>> handler = FindElfSymbol(*file, "confide_syscall_handler");
+  ASSERT_TRUE(handler.ok()) << handler.status().ToString();
+  ASSERT_TRUE(handler->has_value());  // tiny_enclave.c defines it; the file is not stripped
+  StatusOr<ElfFile> r = ParseElf64(*file);
+  ASSERT_TRUE(r.ok());
+  bool in_text = false;
+  for (const ElfSegment& s : r->loads)
+    in_text |= (s.flags & kElfPfX) && **handler >= s.vaddr && **handler < s.vaddr + s.mem_size;
+  EXPECT_TRUE(in_text);
+  EXPECT_EQ(*FindElfSymbol(*file, "no_such_symbol_here"), std::nullopt);
+}
+
+TEST(ElfSymbolErrors, MalformedTablesAreRefusedWithTheirOffset) {
+  const Bytes good = WithSymbols(TwoSegmentElf(), {{"alpha", 0x400020}});
+  const uint64_t shoff = LoadLe<uint64_t>(good.data() + 40);
+  auto expect_refused = [](const Bytes& elf, const std::string& rule) {
+    StatusOr<std::optional<uint64_t>> r = FindElfSymbol(elf, "alpha");
+    ASSERT_FALSE(r.ok()) << rule;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_THAT(r.error().message, HasSubstr(rule));
+  };
+  Bytes elf = good;
+  StoreLe<uint64_t>(elf.data() + 40, elf.size() - 64);  // the table runs off the end
+  expect_refused(elf, "section header table");
+  elf = good;
+  StoreLe<uint16_t>(elf.data() + 58, 40);
+  expect_refused(elf, "e_shentsize is not 64");
+  elf = good;
+  StoreLe<uint16_t>(elf.data() + 60, 0);
+  expect_refused(elf, "extended section numbering");
+  elf = good;
+  StoreLe<uint64_t>(elf.data() + shoff + 64 + 32, uint64_t{1} << 40);  // .symtab's sh_size
+  expect_refused(elf, "SHT_SYMTAB [");
+  elf = good;
+  StoreLe<uint32_t>(elf.data() + shoff + 64 + 40, 7);  // .symtab's sh_link
+  expect_refused(elf, "sh_link 7 names no section");
+  elf = good;
+  StoreLe<uint64_t>(elf.data() + shoff + 2 * 64 + 24, elf.size());  // .strtab's sh_offset
+  StoreLe<uint64_t>(elf.data() + shoff + 2 * 64 + 32, 16);
+  expect_refused(elf, "its string table");
+  elf = good;
+  StoreLe<uint64_t>(elf.data() + shoff + 64 + 56, 16);  // .symtab's sh_entsize
+  expect_refused(elf, "sh_entsize is not 24");
+  // A name offset beyond the string table names nothing (and is no error).
+  elf = good;
+  StoreLe<uint32_t>(elf.data() + LoadLe<uint64_t>(good.data() + shoff + 64 + 24) + 24, 1000);
+  StatusOr<std::optional<uint64_t>> r = FindElfSymbol(elf, "alpha");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, std::nullopt);
 }
 
 TEST(ElfErrors, Header) {

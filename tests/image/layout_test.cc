@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <optional>
 #include <set>
 
 #include "base/file.h"
@@ -22,6 +23,7 @@ using machine::PageType;
 using ::testing::HasSubstr;
 using testing::MakeElf;
 using testing::TwoSegmentElf;
+using testing::WithSymbols;
 
 constexpr uint8_t kR = 1, kW = 2, kX = 4;
 
@@ -239,6 +241,86 @@ TEST(Layout, PieHostLeavesThePluginRangeEmpty) {
               HasSubstr("plugin entry 0x4000 is not below the plugin size 0x4000"));
 }
 
+// The thread-info page of `thread` in `image`.
+confide_thread_info ThreadInfoOf(const SgxsImage& image, const ThreadLayout& thread) {
+  confide_thread_info ti{};
+  const SgxsPage* page = FindPage(image, thread.info_offset);
+  EXPECT_NE(page, nullptr);
+  if (page != nullptr) std::memcpy(&ti, page->data.data(), sizeof ti);
+  return ti;
+}
+
+TEST(Layout, ThreadInfoNamesTheElfsSyscallHandler) {
+  const Bytes elf = WithSymbols(TwoSegmentElf(), {{"confide_syscall_handler", 0x400020}});
+  Manifest m;
+  m.threads = 2;
+  LayoutInfo info;
+  StatusOr<SgxsImage> image = LayoutFromElf(elf, m, &info);
+  ASSERT_TRUE(image.ok()) << image.status().ToString();
+  ExpectWellFormed(*image, info);
+  EXPECT_EQ(info.syscall_handler_offset, 0x20u);
+  ASSERT_EQ(info.threads.size(), 2u);
+  for (const ThreadLayout& t : info.threads) {
+    const confide_thread_info ti = ThreadInfoOf(*image, t);
+    EXPECT_EQ(ti.magic, CONFIDE_THREAD_INFO_MAGIC);
+    EXPECT_EQ(ti.syscall_handler_offset, 0x20u);
+  }
+  // It is measured: a handler elsewhere is another enclave.
+  const Bytes elsewhere = WithSymbols(TwoSegmentElf(), {{"confide_syscall_handler", 0x400030}});
+  StatusOr<SgxsImage> other = LayoutFromElf(elsewhere, m);
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(MeasureSgxs(*image), MeasureSgxs(*other));
+
+  // A plugin's layout reports it too (it has no thread-info page of its own),
+  // and a PIE host's thread-info pages carry the plugin's.
+  Manifest plugin_manifest;
+  plugin_manifest.kind = EnclaveKind::kPlugin;
+  LayoutInfo plugin_info;
+  StatusOr<SgxsImage> plugin = LayoutFromElf(elf, plugin_manifest, &plugin_info);
+  ASSERT_TRUE(plugin.ok());
+  EXPECT_EQ(plugin_info.syscall_handler_offset, 0x20u);
+  LayoutInfo host_info;
+  StatusOr<SgxsImage> host = LayoutPieHost(m, plugin->size, plugin_info.entry_offset,
+                                           plugin_info.syscall_handler_offset, &host_info);
+  ASSERT_TRUE(host.ok()) << host.status().ToString();
+  ExpectWellFormed(*host, host_info);
+  EXPECT_EQ(host_info.syscall_handler_offset, 0x20u);
+  for (const ThreadLayout& t : host_info.threads) {
+    EXPECT_EQ(ThreadInfoOf(*host, t).syscall_handler_offset, 0x20u);
+  }
+  EXPECT_THAT(LayoutPieHost(m, 0x4000, 0x10, 0x4000).error().message,
+              HasSubstr("plugin syscall handler 0x4000 is not below the plugin size 0x4000"));
+}
+
+TEST(Layout, ThreadInfoNamesNoHandlerWithoutTheSymbol) {
+  // No section headers at all, and a symbol table without the name.
+  for (const Bytes& elf : {TwoSegmentElf(), WithSymbols(TwoSegmentElf(), {{"main", 0x400020}})}) {
+    LayoutInfo info;
+    StatusOr<SgxsImage> image = LayoutFromElf(elf, Manifest{}, &info);
+    ASSERT_TRUE(image.ok()) << image.status().ToString();
+    EXPECT_EQ(info.syscall_handler_offset, 0u);
+    ASSERT_EQ(info.threads.size(), 1u);
+    const confide_thread_info ti = ThreadInfoOf(*image, info.threads[0]);
+    EXPECT_EQ(ti.magic, CONFIDE_THREAD_INFO_MAGIC);
+    EXPECT_EQ(ti.syscall_handler_offset, 0u);
+  }
+  // A PIE host laid out without a handler names none either.
+  Manifest m;
+  LayoutInfo info;
+  StatusOr<SgxsImage> host = LayoutPieHost(m, 0x4000, 0x10, &info);
+  ASSERT_TRUE(host.ok()) << host.status().ToString();
+  EXPECT_EQ(ThreadInfoOf(*host, info.threads[0]).syscall_handler_offset, 0u);
+}
+
+TEST(LayoutErrors, SyscallHandlerMustBeInExecutableSegment) {
+  // 0x401900 is in the data segment (R|W).
+  StatusOr<SgxsImage> r = LayoutFromElf(
+      WithSymbols(TwoSegmentElf(), {{"confide_syscall_handler", 0x401900}}), Manifest{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.error().message,
+              HasSubstr("confide_syscall_handler 0x401900 is not inside an executable PT_LOAD"));
+}
+
 TEST(LayoutErrors, EntryMustBeInExecutableSegment) {
   StatusOr<SgxsImage> r = LayoutFromElf(
       MakeElf(0x1800, {{1, 5, 0, 0, 0x100, 0x1000}, {1, 6, 0, 0x1000, 0, 0x1000}}, 0x1000),
@@ -349,6 +431,15 @@ TEST_F(TinyEnclave, HostLayout) {
   const SgxsPage* entry = FindPage(*image, info.entry_offset & ~uint64_t{0xfff});
   ASSERT_NE(entry, nullptr);
   EXPECT_TRUE(entry->secinfo.perms() & kX);
+  // tiny_enclave.c's confide_syscall_handler, named in every thread-info page.
+  StatusOr<std::optional<uint64_t>> handler = FindElfSymbol(elf_, kSyscallHandlerSymbol);
+  ASSERT_TRUE(handler.ok() && handler->has_value());
+  EXPECT_EQ(info.syscall_handler_offset,
+            **handler - (file_.loads.front().vaddr & ~uint64_t{0xfff}));
+  EXPECT_NE(info.syscall_handler_offset, 0u);
+  for (const ThreadLayout& t : info.threads) {
+    EXPECT_EQ(ThreadInfoOf(*image, t).syscall_handler_offset, info.syscall_handler_offset);
+  }
 }
 
 TEST_F(TinyEnclave, MeasurementIsStable) {

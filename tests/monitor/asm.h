@@ -23,6 +23,7 @@ class Asm {
   Asm& MovRcxImm(uint64_t v) { return Op({0x48, 0xb9}).Imm64(v); }  // mov rcx, imm64
   Asm& MovEdiEax() { return Op({0x89, 0xc7}); }                     // mov edi, eax
   Asm& MovRdiRax() { return Op({0x48, 0x89, 0xc7}); }               // mov rdi, rax
+  Asm& MovRaxRdi() { return Op({0x48, 0x89, 0xf8}); }               // mov rax, rdi
   Asm& LoadRaxFromRbx() { return Op({0x48, 0x8b, 0x03}); }          // mov rax, [rbx]
   Asm& LoadRdiFromRbx() { return Op({0x48, 0x8b, 0x3b}); }          // mov rdi, [rbx]
   Asm& StoreRaxToRbx() { return Op({0x48, 0x89, 0x03}); }           // mov [rbx], rax
@@ -41,6 +42,11 @@ class Asm {
   Asm& MovRaxRbx() { return Op({0x48, 0x89, 0xd8}); }               // mov rax, rbx
   Asm& MovRdiRbx() { return Op({0x48, 0x89, 0xdf}); }               // mov rdi, rbx
   Asm& AddRaxRdi() { return Op({0x48, 0x01, 0xf8}); }               // add rax, rdi
+  // FS.base at CPL3 (CR4.FSGSBASE): wrfsbase rbx, rdfsbase rdi.
+  Asm& WrfsbaseRbx() { return Op({0xf3, 0x48, 0x0f, 0xae, 0xd3}); }
+  Asm& RdfsbaseRdi() { return Op({0xf3, 0x48, 0x0f, 0xae, 0xc7}); }
+  // mov rdi, fs:[0] (SIB without base or index: an absolute disp32)
+  Asm& LoadRdiFromFs0() { return Op({0x64, 0x48, 0x8b, 0x3c, 0x25, 0, 0, 0, 0}); }
   // int3 up to byte `offset` (a second entry point or handler goes there).
   Asm& PadTo(size_t offset) {
     while (bytes_.size() < offset) bytes_.push_back(0xcc);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include "asm.h"
 #include "image/enclave_abi.h"
@@ -32,13 +33,15 @@ using testing::Asm;
 using ::testing::HasSubstr;
 
 // Host enclaves: code page at +0 (R+X), data at +0x1000 (RW), stack at
-// +0x2000 (RW), TCS at +0x3000 (entry +0). A plugin: one R page of bytes at
+// +0x2000 (RW), TCS at +0x3000 (entry +0), SSA at +0x4000, maybe a
+// thread-info page at +0x6000. A plugin: one R page of bytes at
 // kPluginBase, in the host's ELRANGE but 2 MiB away from its pages.
 constexpr uint64_t kHostBase = 0x4000'0000;
 constexpr uint64_t kHostSize = 0x40'0000;
 constexpr uint64_t kData = kHostBase + 0x1000;
 constexpr uint64_t kStackTop = kHostBase + 0x3000;
 constexpr uint64_t kPluginBase = kHostBase + 0x20'0000;
+constexpr uint64_t kThreadInfo = kHostBase + 0x6000;  // LoadHost's, if any
 
 image::SgxsPage Page(uint64_t offset, PageType type, uint64_t perms, ByteSpan bytes = {}) {
   image::SgxsPage p;
@@ -80,10 +83,12 @@ class EnclaveVmTest : public ::testing::Test {
     return *e;
   }
 
-  // A host whose code page holds `program`.
   // A host whose code page holds `program` and whose data page (kData)
-  // starts with `data`.
-  image::LoadedEnclave LoadHost(const Asm& program, ByteSpan data = {}) {
+  // starts with `data`. With `thread_info`, a thread-info page (R) at
+  // kThreadInfo, which TCS.OGSBASE names; without, OGSBASE is 0 (the code
+  // page, which holds no thread-info magic).
+  image::LoadedEnclave LoadHost(const Asm& program, ByteSpan data = {},
+                                const std::optional<confide_thread_info>& thread_info = {}) {
     image::SgxsImage img;
     img.size = kHostSize;
     img.pages.push_back(Page(0, PageType::kReg, kR | kX, program.bytes()));
@@ -92,10 +97,24 @@ class EnclaveVmTest : public ::testing::Test {
     machine::Tcs tcs;
     tcs.nssa = 2;
     tcs.ossa = 0x4000;
+    if (thread_info) tcs.ogsbase = kThreadInfo - kHostBase;
     img.pages.push_back(Page(0x3000, PageType::kTcs, 0, tcs.Serialize()));
     img.pages.push_back(Page(0x4000, PageType::kReg, kR | kW));
     img.pages.push_back(Page(0x5000, PageType::kReg, kR | kW));
+    if (thread_info) {
+      img.pages.push_back(
+          Page(kThreadInfo - kHostBase, PageType::kReg, kR,
+               ByteSpan(reinterpret_cast<const uint8_t*>(&*thread_info), sizeof *thread_info)));
+    }
     return Load(img, kHostBase);
+  }
+
+  // A host whose measured thread-info page names `syscall_handler_offset`.
+  image::LoadedEnclave LoadHostWithHandler(const Asm& program, uint64_t syscall_handler_offset) {
+    confide_thread_info ti{};
+    ti.magic = CONFIDE_THREAD_INFO_MAGIC;
+    ti.syscall_handler_offset = syscall_handler_offset;
+    return LoadHost(program, {}, ti);
   }
 
   image::LoadedEnclave LoadPlugin(ByteSpan bytes) {
@@ -188,6 +207,123 @@ TEST_F(EnclaveVmTest, RegisteredHandlerReceivesReflectedSyscalls) {
   ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
   EXPECT_EQ(run.status, 82u);
   EXPECT_EQ(last_stats_.syscalls_reflected, 1u);
+}
+
+// Calls syscall 2 with rdi = 5 and EEXITs with the result; `prologue` runs
+// first. The handlers: at kHandler, rax = 77 + rdi; at kOtherHandler, rax =
+// 1000 + rdi; both `ret $128`.
+constexpr uint64_t kHandler = 0x80, kOtherHandler = 0xc0;
+Asm SyscallTwoWithHandlers(Asm prologue = {}) {
+  Asm program = prologue;
+  program.MovRspImm(kStackTop).MovEdiImm(5).MovEaxImm(2).Syscall().MovRdiRax().Eexit();
+  program.PadTo(kHandler).MovRaxImm(77).AddRaxRdi().Ret(128);
+  program.PadTo(kOtherHandler).MovRaxImm(1000).AddRaxRdi().Ret(128);
+  return program;
+}
+
+TEST_F(EnclaveVmTest, MeasuredHandlerReceivesReflectedSyscallsWithoutRegistering) {
+  auto host = LoadHostWithHandler(SyscallTwoWithHandlers(), kHandler);
+  EnclaveRun run = RunHost(host);
+  ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, 82u);
+  EXPECT_EQ(last_stats_.syscalls_reflected, 1u);
+  EXPECT_EQ(last_stats_.syscalls_served, 0u);  // no CONFIDE_SYS_SET_HANDLER
+  EXPECT_EQ(last_stats_.vm_exits, 2u);         // the syscall and EEXIT
+  // Every entry reads it afresh: a second run finds it again.
+  run = RunHost(host);
+  ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, 82u);
+}
+
+TEST_F(EnclaveVmTest, MeasuredHandlerOutsideElrangeIsIgnored) {
+  // At ELRANGE's end, and so far out that BASEADDR + offset wraps around.
+  for (uint64_t offset : {kHostSize, uint64_t{0} - kHostBase + 0x80}) {
+    auto host = LoadHostWithHandler(SyscallTwoWithHandlers(), offset);
+    EnclaveRun run = RunHost(host);
+    ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+    EXPECT_EQ(run.status, kEnosys) << std::hex << offset;
+    EXPECT_EQ(last_stats_.syscalls_reflected, 0u);
+    ASSERT_TRUE(image::UnloadEnclave(*machine_, 0, host).ok());
+  }
+}
+
+TEST_F(EnclaveVmTest, RegisteredHandlerWinsOverTheMeasuredOne) {
+  Asm prologue;
+  prologue.MovEaxImm(CONFIDE_SYS_SET_HANDLER).MovRdiImm(kHostBase + kOtherHandler).Syscall();
+  auto host = LoadHostWithHandler(SyscallTwoWithHandlers(prologue), kHandler);
+  EnclaveRun run = RunHost(host);
+  ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, 1005u);
+  EXPECT_EQ(last_stats_.syscalls_served, 1u);
+}
+
+TEST_F(EnclaveVmTest, WrfsbaseAtCpl3SetsFsWithoutAnExit) {
+  const uint64_t value = 0x0f5ba5e0f5ba5e00;
+  std::array<uint8_t, 8> data{};
+  StoreLe<uint64_t>(data.data(), value);
+  // FS.base = kData; an exit (a clock ocall) in between; then read FS:[0].
+  auto host = LoadHost(Asm()
+                           .MovRbxImm(kData)
+                           .WrfsbaseRbx()
+                           .MovEaxImm(CONFIDE_OCALL_CLOCK)
+                           .MovEdiImm(1 /* CLOCK_MONOTONIC */)
+                           .Syscall()
+                           .LoadRdiFromFs0()
+                           .Eexit(),
+                       data);
+  EnclaveRun run = RunHost(host);
+  ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, value);
+  EXPECT_EQ(last_stats_.vm_exits, 2u);  // the ocall and EEXIT: WRFSBASE is none
+}
+
+TEST_F(EnclaveVmTest, FsBaseSurvivesAexAndEresumeAndEenterReloadsIt) {
+  const uint64_t value = 0x5eed5eed5eed5eed;
+  std::array<uint8_t, 8> data{};
+  StoreLe<uint64_t>(data.data(), value);
+  std::array<uint8_t, 8> plugin_bytes = {1};
+  auto plugin = LoadPlugin(plugin_bytes);
+  const auto plugin_mr = machine_->SecsOf(plugin.secs)->mr_enclave;
+  // Stores FS.base at entry at kData + 8, sets FS.base = kData, writes the
+  // plugin (copy-on-write: AEX, EAUG, ERESUME, a new address space), then
+  // returns FS:[0].
+  auto host = LoadHost(Asm()
+                           .RdfsbaseRdi()  // FS.base at entry: BASEADDR + TCS.OFSBASE
+                           .MovRbxImm(kData + 8)
+                           .MovRaxRdi()
+                           .StoreRaxToRbx()
+                           .MovRbxImm(kData)
+                           .WrfsbaseRbx()
+                           .MovRbxImm(kPluginBase)
+                           .MovRaxImm(0x1122334455667788)
+                           .StoreRaxToRbx()  // copy-on-write
+                           .LoadRdiFromFs0()
+                           .Eexit(),
+                       data);
+  ASSERT_TRUE(machine_->Eenter(0, host.tcs[0]).ok());
+  ASSERT_TRUE(machine_->Emap(0, plugin.secs, plugin_mr).ok());
+  ASSERT_TRUE(machine_->Eexit(0).ok());
+  EnclaveRun run = RunHost(host);
+  ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, value);
+  EXPECT_EQ(last_stats_.cow_pages, 1u);
+
+  // The VM's FS.base is kData now; the next EENTER (same VM, same enclave)
+  // loads BASEADDR + TCS.OFSBASE (0) again, which the program stores.
+  auto fs_at_entry = [&]() -> uint64_t {
+    std::array<uint8_t, 8> bytes{};
+    EXPECT_TRUE(machine_->Eenter(0, host.tcs[0]).ok());
+    EXPECT_TRUE(machine_->Read(0, kData + 8, bytes).ok());
+    EXPECT_TRUE(machine_->Write(0, kData + 8, std::array<uint8_t, 8>{}).ok());
+    EXPECT_TRUE(machine_->Eexit(0).ok());
+    return LoadLe<uint64_t>(bytes.data());
+  };
+  EXPECT_EQ(fs_at_entry(), kHostBase);
+  run = RunHost(host);
+  ASSERT_EQ(run.end, RunEnd::kEexit) << run.reason;
+  EXPECT_EQ(run.status, value);
+  EXPECT_EQ(monitor_->pool_size(), 1u);  // one VM ran both
+  EXPECT_EQ(fs_at_entry(), kHostBase);
 }
 
 TEST_F(EnclaveVmTest, HandlerOutsideElrangeIsRefused) {
