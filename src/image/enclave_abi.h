@@ -155,6 +155,13 @@ struct confide_chain_step {
  * enclave faults on the unmapped slot (a crash the host could cause anyway);
  * what is there is checked by its header and was checked by EMAP. */
 #define CONFIDE_WINDOW_DATA_PLUGIN 0x4ull
+/* Set by the monitor at every entry, whatever the requester wrote: WRFSBASE
+ * works in this enclave (its vCPU has CR4.FSGSBASE, which needs a CPU with
+ * FSGSBASE). Without it the runtime sets its thread pointer with
+ * arch_prctl(ARCH_SET_FS), which the monitor serves: one VM exit more per
+ * entry. The host's word: a false one makes WRFSBASE raise #UD, a crash the
+ * host could cause anyway. */
+#define CONFIDE_WINDOW_FSGSBASE 0x8ull
 #define CONFIDE_SEAL_NONCE_BYTES 12
 #define CONFIDE_SEAL_TAG_BYTES 16
 

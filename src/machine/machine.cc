@@ -47,6 +47,15 @@ StatusOr<EpcPage> Machine::FindFreePage() const {
   std::lock_guard lock(epcm_mu_);
   const uint32_t n = epc_.page_count();
   if (used_pages_ == n) return ResourceExhaustedError("EPC is full");
+  // The page freed last first: it is the one most likely still in the
+  // host's caches, and backed by memory (a page of the EPC memfd costs the
+  // host a page fault the first time it is touched). Entries of pages that
+  // were claimed again without this helper are stale: skipped.
+  while (!recently_freed_.empty()) {
+    const EpcPage p = recently_freed_.back();
+    recently_freed_.pop_back();
+    if (!epc_.entry(p).valid) return p;
+  }
   for (uint32_t k = 0; k < n; ++k) {
     EpcPage p = (free_hint_ + k) % n;
     if (!epc_.entry(p).valid) {
@@ -220,7 +229,12 @@ Status MachineOps::ClaimPage(Machine& m, EpcPage p, const EpcmEntry& entry, Inst
 
 void MachineOps::ReleasePage(Machine& m, EpcPage p) {
   std::lock_guard lock(m.epcm_mu_);
-  if (m.epc_.entry(p).valid) m.used_pages_--;
+  if (m.epc_.entry(p).valid) {
+    m.used_pages_--;
+    // Stale entries (see FindFreePage) cannot make it grow without bound.
+    if (m.recently_freed_.size() >= m.epc_.page_count()) m.recently_freed_.clear();
+    m.recently_freed_.push_back(p);
+  }
   m.epc_.entry(p) = EpcmEntry{};
 }
 

@@ -236,8 +236,10 @@ class Machine {
   uint32_t epc_pages() const { return epc_.page_count(); }
   uint32_t core_count() const { return static_cast<uint32_t>(cores_.size()); }
   uint32_t FreePageCount() const;
-  // The lowest-numbered free EPC page, or ResourceExhaustedError. A helper
-  // for callers playing the OS; the CPU itself never picks pages.
+  // A free EPC page, or ResourceExhaustedError: the one freed last if it is
+  // still free (warm in the host's caches, its memory already backed), else
+  // the next free one after the page this found last. A helper for callers
+  // playing the OS; the CPU itself never picks pages.
   StatusOr<EpcPage> FindFreePage() const;
   EpcmEntry Epcm(EpcPage page) const;
   // SECS fields of enclave `secs` (MRENCLAVE valid after EINIT).
@@ -283,6 +285,8 @@ class Machine {
   std::vector<std::shared_ptr<EnclaveState>> secs_table_;  // by SECS page
   uint32_t used_pages_ = 0;
   mutable EpcPage free_hint_ = 0;
+  // Pages in the order they were freed (FindFreePage takes the last first).
+  mutable std::vector<EpcPage> recently_freed_;
 
   friend class MachineOps;  // instruction handlers (machine_internal.h)
 };

@@ -33,6 +33,19 @@ uint64_t LeafResult(const Status& s) {
   if (s.error().code == ErrorCode::kSgxError) return static_cast<uint64_t>(s.error().sgx);
   return UINT64_MAX;
 }
+// Sets or clears CONFIDE_WINDOW_FSGSBASE in a window that holds a request:
+// the monitor's word on WRFSBASE (image/enclave_abi.h), whatever the
+// requester wrote there.
+void TellFsgsbase(MutableByteSpan window, bool fsgsbase) {
+  if (window.size() < sizeof(confide_window) ||
+      LoadLe<uint64_t>(window.data() + offsetof(confide_window, magic)) != CONFIDE_WINDOW_MAGIC) {
+    return;
+  }
+  uint8_t* flags = window.data() + offsetof(confide_window, flags);
+  const uint64_t old = LoadLe<uint64_t>(flags);
+  StoreLe<uint64_t>(
+      flags, fsgsbase ? old | CONFIDE_WINDOW_FSGSBASE : old & ~uint64_t{CONFIDE_WINDOW_FSGSBASE});
+}
 // Quarantined page-table frames a VM collects before it drops KVM's cached
 // translations to reuse them: one drop per ~50 small address spaces.
 constexpr size_t kRecycleFrames = 512;
@@ -156,6 +169,7 @@ StatusOr<EnclaveRun> EnclaveVm::RunThread(machine::CoreId core, machine::EpcPage
   entry.fs_base = s.base + t.ofsbase;
   entry.gs_base = s.base + t.ogsbase;
   s.thread_info = entry.gs_base;  // GS.base itself may change (WRGSBASE)
+  TellFsgsbase(window(), vm_->fsgsbase());
   if (Status entered = vm_->Enter(entry); !entered.ok()) {
     broken_ = true;
     (void)m.Aex(core);

@@ -43,13 +43,13 @@ StatusOr<std::unique_ptr<MicroVm>> MicroVm::Create(const Kvm& kvm, const MicroVm
 }
 
 Status MicroVm::Enter(uint64_t cr3, uint64_t rip, uint64_t rsp) {
-  return EnterUser(*vcpu_, cr3, rip, rsp);
+  return EnterUser(*vcpu_, cr3, rip, rsp, fsgsbase_);
 }
 
 Status MicroVm::Enter(const UserEntry& entry) {
   kvm_sregs sregs;
   CONFIDE_RETURN_IF_ERROR(vcpu_->GetSregs(sregs));
-  kvm_sregs user = UserModeSregs(sregs, entry.cr3);
+  kvm_sregs user = UserModeSregs(sregs, entry.cr3, fsgsbase_);
   user.fs.base = entry.fs_base;
   user.gs.base = entry.gs_base;
   CONFIDE_RETURN_IF_ERROR(vcpu_->SetSregs(user));
@@ -122,7 +122,7 @@ Status MicroVm::ReturnToUser(uint64_t cr3, uint64_t rip, uint64_t rsp,
   }
   kvm_sregs sregs;
   CONFIDE_RETURN_IF_ERROR(vcpu_->GetSregs(sregs));
-  CONFIDE_RETURN_IF_ERROR(vcpu_->SetSregs(UserModeSregs(sregs, cr3)));
+  CONFIDE_RETURN_IF_ERROR(vcpu_->SetSregs(UserModeSregs(sregs, cr3, fsgsbase_)));
   // The stubs clobber RAX (the port value); the user's is in the frame.
   if (last_.frame) regs.rax = last_.frame->at(0);
   if (rax) regs.rax = *rax;

@@ -32,6 +32,7 @@
 #include "monitor/exit.h"
 #include "monitor/kvm.h"
 #include "monitor/shared_memory.h"
+#include "monitor/vcpu_setup.h"
 
 namespace confide::monitor {
 
@@ -90,6 +91,9 @@ class MicroVm {
   // What the last Run captured (for diagnostics).
   const RawExit& last_raw_exit() const { return last_; }
 
+  // Whether the vCPU has CR4.FSGSBASE (CpuHasFsgsbase, vcpu_setup.h): CPL3
+  // code may use WRFSBASE and WRGSBASE.
+  bool fsgsbase() const { return fsgsbase_; }
   // The VM's window (empty if MicroVmMemory::window_bytes was 0).
   MutableByteSpan window() const { return window_ ? window_->span() : MutableByteSpan{}; }
   // Zeroes the window (SharedMemory::Discard).
@@ -115,6 +119,7 @@ class MicroVm {
   // Declaration order is destruction order reversed: the vCPU goes first,
   // the system region (borrowed by a KVM slot) last.
   Vm::SlotId page_table_slot_;
+  bool fsgsbase_ = CpuHasFsgsbase();
   SharedMemory system_;
   std::optional<SharedMemory> window_;
   std::unique_ptr<Vm> vm_;

@@ -77,8 +77,8 @@ StatusOr<std::unique_ptr<Monitor>> Monitor::Create(machine::Machine& machine,
         "monitor: window of {} bytes is not a page multiple in (0, 1 GiB]", config.window_bytes));
   }
   CONFIDE_ASSIGN_OR_RETURN(Kvm kvm, Kvm::Open(config.kvm_path));
-  // A CPU the enclaves cannot run on is refused here, as a missing /dev/kvm
-  // is, rather than at the first VM.
+  // A KVM whose vCPUs cannot be configured is refused here, as a missing
+  // /dev/kvm is, rather than at the first VM.
   CONFIDE_RETURN_IF_ERROR(GuestCpuid(kvm).status());
   CONFIDE_ASSIGN_OR_RETURN(SharedMemory tables,
                            SharedMemory::Create("confide-page-tables", config.page_table_bytes));

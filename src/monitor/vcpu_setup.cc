@@ -64,21 +64,21 @@ StatusOr<Subtree> BuildMonitorSubtree(FrameArena& arena) {
   return tree;
 }
 
+bool CpuHasFsgsbase() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) != 0 && (ebx & kCpuid7EbxFsgsbase) != 0;
+}
+
 StatusOr<std::vector<kvm_cpuid_entry2>> GuestCpuid(const Kvm& kvm) {
   CONFIDE_ASSIGN_OR_RETURN(auto cpuid, kvm.SupportedCpuid());
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0 || (ebx & kCpuid7EbxFsgsbase) == 0) {
-    return UnavailableError(
-        "confide monitor needs a CPU with FSGSBASE (CPUID.(EAX=07H,ECX=0):EBX[0]): the enclave "
-        "runtime sets its thread pointer with WRFSBASE");
-  }
+  const bool fsgsbase = CpuHasFsgsbase();
   for (kvm_cpuid_entry2& e : cpuid) {
     if (e.function == 7 && e.index == 0) {
-      e.ebx |= kCpuid7EbxFsgsbase;
+      if (fsgsbase) e.ebx |= kCpuid7EbxFsgsbase;
       return cpuid;
     }
   }
-  return UnavailableError("KVM offers no CPUID leaf 7: FSGSBASE cannot be given to the guest");
+  return UnavailableError("KVM offers no CPUID leaf 7 (structured extended features)");
 }
 
 Status ConfigureVcpu(const Kvm& kvm, Vcpu& vcpu) {
@@ -91,11 +91,11 @@ Status ConfigureVcpu(const Kvm& kvm, Vcpu& vcpu) {
                        {kMsrSfmask, kSfmask}});
 }
 
-kvm_sregs UserModeSregs(const kvm_sregs& current, uint64_t cr3) {
+kvm_sregs UserModeSregs(const kvm_sregs& current, uint64_t cr3, bool fsgsbase) {
   kvm_sregs s = current;
   s.cr0 = kCr0;
   s.cr3 = cr3;
-  s.cr4 = kCr4;
+  s.cr4 = kCr4 | (fsgsbase ? kCr4Fsgsbase : 0);
   s.efer = kEfer;
   s.cs = UserSegment(kUserCs, /*code=*/true);
   s.ss = s.ds = s.es = s.fs = s.gs = UserSegment(kUserDs, /*code=*/false);
@@ -117,10 +117,10 @@ kvm_sregs UserModeSregs(const kvm_sregs& current, uint64_t cr3) {
   return s;
 }
 
-Status EnterUser(Vcpu& vcpu, uint64_t cr3, uint64_t rip, uint64_t rsp) {
+Status EnterUser(Vcpu& vcpu, uint64_t cr3, uint64_t rip, uint64_t rsp, bool fsgsbase) {
   kvm_sregs sregs;
   CONFIDE_RETURN_IF_ERROR(vcpu.GetSregs(sregs));
-  CONFIDE_RETURN_IF_ERROR(vcpu.SetSregs(UserModeSregs(sregs, cr3)));
+  CONFIDE_RETURN_IF_ERROR(vcpu.SetSregs(UserModeSregs(sregs, cr3, fsgsbase)));
   kvm_regs regs = {};
   regs.rip = rip;
   regs.rsp = rsp;

@@ -25,6 +25,8 @@ static struct confide_heap g_heap;
 static uint64_t g_window_capacity;
 static int g_rdrand = -1;  // CPUID's answer, once asked
 
+enum { kArchSetFs = 0x1002 };  // ARCH_SET_FS, Linux's asm/prctl.h
+
 void confide_libos_init(void* heap, size_t heap_size) {
   confide_heap_init(&g_heap, heap, heap_size);
 }
@@ -44,11 +46,19 @@ void confide_libos_register(uintptr_t base, const struct confide_thread_info* in
 }
 
 void confide_libos_set_fs(uint64_t tp) {
-  // WRFSBASE, not arch_prctl(ARCH_SET_FS), which the monitor serves with a
-  // VM exit: the monitor enables CR4.FSGSBASE in every vCPU, and an FS.base
-  // anywhere gives the enclave no address it could not use anyway
-  // (monitor/vcpu_setup.h). "memory": no %fs access may move across it.
-  __asm__ volatile("wrfsbase %0" : : "r"(tp) : "memory");
+  // WRFSBASE where the monitor says it works (CONFIDE_WINDOW_FSGSBASE: the
+  // vCPU has CR4.FSGSBASE), which makes no VM exit, unlike
+  // arch_prctl(ARCH_SET_FS); an FS.base anywhere gives the enclave no address
+  // it could not use anyway (monitor/vcpu_setup.h). On a CPU without
+  // FSGSBASE WRFSBASE raises #UD, so there the monitor serves arch_prctl.
+  // "memory": no %fs access may move across either.
+  const volatile struct confide_window* w =
+      (const volatile struct confide_window*)CONFIDE_WINDOW_BASE;
+  if (w->magic == CONFIDE_WINDOW_MAGIC && (w->flags & CONFIDE_WINDOW_FSGSBASE) != 0) {
+    __asm__ volatile("wrfsbase %0" : : "r"(tp) : "memory");
+    return;
+  }
+  if (confide_monitor_call(SYS_arch_prctl, kArchSetFs, (long)tp, 0) != 0) __builtin_trap();
 }
 
 // musl's internal name for setting the thread pointer, which __init_tp calls
@@ -57,7 +67,8 @@ void confide_libos_set_fs(uint64_t tp) {
 // keeps musl's __set_thread_area.o out of the static link (the runtime's
 // objects come before libc.a, and ld takes an archive member only for a
 // symbol still undefined; clock.c does the same), and the thread pointer is
-// set with no exit. musl reads 0 as success (and as "threads possible").
+// set with no exit where the vCPU allows WRFSBASE. musl reads 0 as success (and as "threads
+// possible").
 int __set_thread_area(void* tp);
 
 int __set_thread_area(void* tp) {

@@ -57,7 +57,9 @@ struct confide_heap* confide_libos_heap(void);
 struct confide_thread_info;
 void confide_libos_register(uintptr_t base, const struct confide_thread_info* info);
 
-// Sets FS.base, musl's thread pointer, with WRFSBASE (no VM exit). EENTER
+// Sets FS.base, musl's thread pointer: with WRFSBASE (no VM exit) where the
+// window's CONFIDE_WINDOW_FSGSBASE says the vCPU allows it, else with
+// arch_prctl(ARCH_SET_FS), which the monitor serves (one exit). EENTER
 // reloads FS.base from the TCS, so the thread pointer is set again at every
 // later entry. musl's own startup sets it through __set_thread_area, which
 // libos.c defines the same way.

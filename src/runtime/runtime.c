@@ -5,8 +5,8 @@
 // musl is a static libc that expects to be started by Linux's execve: it
 // reads argc, argv, envp and the auxiliary vector from the initial stack
 // (System V x86-64 psABI §3.4.1, "Initial Stack and Register State") and
-// sets up TLS with arch_prctl(ARCH_SET_FS) (here WRFSBASE instead: libos.c's
-// __set_thread_area). Here there is no execve, so the runtime builds that
+// sets up TLS with arch_prctl(ARCH_SET_FS) (here libos.c's __set_thread_area:
+// WRFSBASE where the vCPU allows it). Here there is no execve, so the runtime builds that
 // vector itself and calls __libc_start_main, whose "main" serves the first
 // request and never returns; later entries serve directly. The vector is
 // static, not on the stack: musl keeps pointers into it (environ, the auxv for

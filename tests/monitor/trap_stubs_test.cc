@@ -96,7 +96,7 @@ TEST(TrapStubsTest, TssHasRsp0AndNoIoBitmap) {
 
 TEST(VcpuSetupTest, UserModeSregsAreCpl3LongMode) {
   kvm_sregs base = {};
-  kvm_sregs s = UserModeSregs(base, 0x4000'1000);
+  kvm_sregs s = UserModeSregs(base, 0x4000'1000, /*fsgsbase=*/true);
   EXPECT_EQ(s.cr3, 0x4000'1000u);
   EXPECT_TRUE(s.cr0 & (1u << 31));     // PG
   EXPECT_TRUE(s.cr0 & 1u);             // PE
@@ -109,6 +109,15 @@ TEST(VcpuSetupTest, UserModeSregsAreCpl3LongMode) {
   EXPECT_EQ(s.ss.selector, kUserDs);
   EXPECT_EQ(s.tr.base, kSystemLinear + kTssOffset);
   EXPECT_EQ(s.idt.base, kSystemLinear + kIdtOffset);
+}
+
+TEST(VcpuSetupTest, Cr4FsgsbaseOnlyWhereAsked) {
+  // Where the CPU lacks FSGSBASE, KVM refuses CR4.FSGSBASE (a reserved bit
+  // for the guest's CPUID), and WRFSBASE would raise #UD.
+  kvm_sregs base = {};
+  EXPECT_EQ(UserModeSregs(base, 0x1000, /*fsgsbase=*/true).cr4 & kCr4Fsgsbase, kCr4Fsgsbase);
+  EXPECT_EQ(UserModeSregs(base, 0x1000, /*fsgsbase=*/false).cr4 & kCr4Fsgsbase, 0u);
+  EXPECT_EQ(UserModeSregs(base, 0x1000, /*fsgsbase=*/false).cr4, kCr4);
 }
 
 TEST(VcpuSetupTest, MonitorSubtreeMapsSystemRegionSupervisorOnly) {

@@ -20,6 +20,8 @@
 //   * ENCLU raises SIGILL or SIGSEGV here (#UD or #GP on a CPU without SGX):
 //     EEXIT ends the invocation with RDI as the status;
 //   * any other signal is a crash, and a timer ends runaway enclaves.
+//   * the window's CONFIDE_WINDOW_FSGSBASE is set where the kernel lets user
+//     space use WRFSBASE (AT_HWCAP2), as the monitor sets it where the vCPU does.
 //
 // Output, one line per event, C-escaped:
 //   log<fd>: <bytes>        an OCALL_LOG
@@ -28,7 +30,11 @@
 //
 // Usage: enclave_runner [--lua FILE] [--lua-bytecode FILE] [--heap BYTES]
 //          [--stack BYTES] [--window BYTES] [--timeout SECONDS]
+//          [--fsgsbase auto|on|off] [--served yes|no]
 //          [--header FIELD=VALUE]... ELF INPUT...
+// --fsgsbase: whether the window's CONFIDE_WINDOW_FSGSBASE is set (auto:
+// where the kernel lets user space use WRFSBASE). --served yes: a last line
+// "served: arch_prctl=N", the ARCH_SET_FS calls the runner served.
 // An INPUT "@path" is the contents of that file. --header overrides a
 // window header field (magic, capacity, op, input_offset, input_len) for
 // every invocation, to test request validation.
@@ -45,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -59,6 +66,12 @@
 #define PAGE 4096ull
 #define ARCH_SET_FS 0x1002
 #define SYS_ARCH_PRCTL 158
+#define kHwcap2Fsgsbase (1ul << 1) /* HWCAP2_FSGSBASE, Linux's asm/hwcap2.h */
+
+// What the window says of WRFSBASE (--fsgsbase), and how often the runner
+// served arch_prctl(ARCH_SET_FS) (--served prints it).
+static int g_fsgsbase = -1;  // -1: as the kernel allows (AT_HWCAP2); 0: off; 1: on
+static unsigned long g_arch_prctl_served;
 
 static void die(const char* what) {
   fprintf(stderr, "enclave_runner: %s: %s\n", what, strerror(errno));
@@ -290,6 +303,7 @@ static int run_once(const struct enclave* e) {
         handler = r.rdi;
         r.rax = in_elrange(handler) ? 0 : (uint64_t)-EINVAL;
       } else if (nr == SYS_ARCH_PRCTL && r.rdi == ARCH_SET_FS) {
+        g_arch_prctl_served++;
         if (in_elrange(r.rsi)) {
           r.fs_base = r.rsi;
           r.rax = 0;
@@ -385,6 +399,10 @@ static void write_request(const struct enclave* e, const unsigned char* in, size
   w->input_len = v[4];
   w->output_offset = 0xdeadbeef;  // the runtime clears it
   w->output_len = 0xdeadbeef;
+  // The monitor's word on WRFSBASE (image/enclave_abi.h): here the kernel's,
+  // which enables FSGSBASE for user space only where the CPU has it.
+  int fsgsbase = g_fsgsbase >= 0 ? g_fsgsbase : (getauxval(AT_HWCAP2) & kHwcap2Fsgsbase) != 0;
+  w->flags = fsgsbase ? CONFIDE_WINDOW_FSGSBASE : 0;
 }
 
 int main(int argc, char** argv) {
@@ -392,6 +410,7 @@ int main(int argc, char** argv) {
   int bytecode = 0;
   uint64_t heap_size = 64ull << 20, stack_size = 1ull << 20, window_size = 1ull << 20;
   unsigned timeout = 10;
+  int served = 0;
   struct header_override over = {{0}, {0}};
   int i = 1;
   for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
@@ -408,6 +427,16 @@ int main(int argc, char** argv) {
       stack_size = round_up(strtoull(val, NULL, 0));
     } else if (strcmp(opt, "--window") == 0) {
       window_size = round_up(strtoull(val, NULL, 0));
+    } else if (strcmp(opt, "--fsgsbase") == 0) {
+      if (strcmp(val, "on") == 0) {
+        g_fsgsbase = 1;
+      } else if (strcmp(val, "off") == 0) {
+        g_fsgsbase = 0;
+      } else if (strcmp(val, "auto") != 0) {
+        fail("--fsgsbase takes on, off or auto");
+      }
+    } else if (strcmp(opt, "--served") == 0) {
+      served = strcmp(val, "yes") == 0;
     } else if (strcmp(opt, "--timeout") == 0) {
       timeout = (unsigned)strtoul(val, NULL, 0);
     } else if (strcmp(opt, "--header") == 0) {
@@ -471,5 +500,6 @@ int main(int argc, char** argv) {
   }
   kill(g_child, SIGKILL);
   waitpid(g_child, &st, 0);
+  if (served) printf("served: arch_prctl=%lu\n", g_arch_prctl_served);
   return 0;
 }

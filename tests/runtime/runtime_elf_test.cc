@@ -3,6 +3,7 @@
 // enclave_runner.c), so entry, library OS, function ABI and EEXIT are tested
 // on a real CPU without KVM. Inputs in one run go to the same enclave, one
 // EENTER each, as a warm host would send them.
+#include <sys/auxv.h>
 #include <sys/wait.h>
 
 #include <cerrno>
@@ -229,6 +230,35 @@ TEST_F(RuntimeElfTest, LuaRunsTheFunctionWithAFreshStateEachTime) {
             "result: status=0 output=HELLO 1\n"
             "log1: got 5\\n\n"
             "result: status=0 output=AGAIN 1\n");
+}
+
+// The thread pointer: WRFSBASE where the window says the vCPU allows it (no
+// exit), else arch_prctl(ARCH_SET_FS), once at start-up and once at every
+// later entry (EENTER reloads FS.base from the TCS). Both give the same
+// result, on CPUs with and without FSGSBASE.
+TEST_F(RuntimeElfTest, ThreadPointerWithoutFsgsbaseIsSetByArchPrctl) {
+  std::string out = Lua(kEchoScript, {"hello", "again"}, {"--fsgsbase", "off", "--served", "yes"});
+  SKIP_IF_NO_PTRACE();
+  EXPECT_EQ(out,
+            "log1: got 5\\n\n"
+            "result: status=0 output=HELLO 1\n"
+            "log1: got 5\\n\n"
+            "result: status=0 output=AGAIN 1\n"
+            "served: arch_prctl=2\n");  // musl's __init_tp, then the second entry
+}
+
+TEST_F(RuntimeElfTest, ThreadPointerWithFsgsbaseTakesNoSyscall) {
+  if ((getauxval(AT_HWCAP2) & (1ul << 1)) == 0) {  // HWCAP2_FSGSBASE
+    GTEST_SKIP() << "this kernel does not let user space use WRFSBASE (no HWCAP2_FSGSBASE)";
+  }
+  std::string out = Lua(kEchoScript, {"hello", "again"}, {"--fsgsbase", "on", "--served", "yes"});
+  SKIP_IF_NO_PTRACE();
+  EXPECT_EQ(out,
+            "log1: got 5\\n\n"
+            "result: status=0 output=HELLO 1\n"
+            "log1: got 5\\n\n"
+            "result: status=0 output=AGAIN 1\n"
+            "served: arch_prctl=0\n");
 }
 
 TEST_F(RuntimeElfTest, LuaBytecode) {
