@@ -190,6 +190,14 @@ class Driver {
       if (enclaves_[i].secs == secs && !removed_.count(i)) return i;
     return std::nullopt;
   }
+  // The record of the enclave that an instruction on record i's SECS page
+  // just reached: record i itself, or, if that enclave was removed and its
+  // SECS page made the SECS of a later one, the later one's record.
+  EnclaveRec& Live(size_t i) {
+    auto live = EnclaveBySecs(enclaves_[i].secs);
+    RC_ASSERT(live.has_value());
+    return enclaves_[*live];
+  }
 
   // ---- steps ---------------------------------------------------------------------
 
@@ -238,16 +246,17 @@ class Driver {
     const Status s = m().Eadd(wild ? OsCore() : 0, e.secs, addr, si, bytes, page);
     Expect(s, "EADD");
     if (!s.ok()) return;
-    e.measurement.Update(EaddRecord(addr - e.base, si));
-    e.addrs.insert(addr);
+    EnclaveRec& live = Live(i);
+    live.measurement.Update(EaddRecord(addr - live.base, si));
+    live.addrs.insert(addr);
     if (Chance(wild ? 60 : 90)) {
       for (size_t c = 0; c < kPageSize; c += kEextendChunkSize) {
         if (Chance(30)) continue;
         const Status x = m().Eextend(0, e.secs, addr + c);
         Expect(x, "EEXTEND");
         RC_ASSERT(x.ok());
-        e.measurement.Update(EextendRecord(addr + c - e.base));
-        e.measurement.Update(ByteSpan(bytes).subspan(c, kEextendChunkSize));
+        live.measurement.Update(EextendRecord(addr + c - live.base));
+        live.measurement.Update(ByteSpan(bytes).subspan(c, kEextendChunkSize));
       }
     }
   }
@@ -281,8 +290,9 @@ class Driver {
     if (!s.ok()) return;
     auto page = PageAt(e.secs, addr & ~uint64_t{kPageSize - 1});
     RC_ASSERT(page.has_value());
-    e.measurement.Update(EextendRecord(addr - e.base));
-    e.measurement.Update(m().PageBytes(*page).subspan(addr % kPageSize, 256));
+    EnclaveRec& live = Live(*i);
+    live.measurement.Update(EextendRecord(addr - live.base));
+    live.measurement.Update(m().PageBytes(*page).subspan(addr % kPageSize, 256));
   }
 
   void DoEinit() {
