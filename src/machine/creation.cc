@@ -183,6 +183,22 @@ Status Machine::Eextend(CoreId core, EpcPage secs_page, uint64_t linaddr) {
   return OkStatus();
 }
 
+Status MachineOps::VerifySigstructOnce(Machine& m, const Sigstruct& sig) {
+  const crypto::Sha256Digest digest = crypto::Sha256Of(sig.Serialize());
+  {
+    std::lock_guard lock(m.verified_mu_);
+    for (const crypto::Sha256Digest& d : m.verified_sigstructs_)
+      if (d == digest) return OkStatus();
+  }
+  CONFIDE_RETURN_IF_ERROR(VerifySigstruct(sig));  // failures are not remembered
+  std::lock_guard lock(m.verified_mu_);
+  // Bounded (a linear search): the few SIGSTRUCTs in use stay, once refilled.
+  constexpr size_t kRemembered = 64;
+  if (m.verified_sigstructs_.size() >= kRemembered) m.verified_sigstructs_.clear();
+  m.verified_sigstructs_.push_back(digest);
+  return OkStatus();
+}
+
 Status Machine::Einit(CoreId core, EpcPage secs_page, const Sigstruct& sig) {
   constexpr Instruction kI = Instruction::kEinit;
   CONFIDE_ASSIGN_OR_RETURN(Core * c, MachineOps::EnclsCore(*this, core, kI));
@@ -191,7 +207,7 @@ Status Machine::Einit(CoreId core, EpcPage secs_page, const Sigstruct& sig) {
   if (e->removed) return Pf(kI, Epc::Address(secs_page), "SECS was removed");
   if (e->initialized) return Gp(kI, "enclave is already initialized");
   // SIGSTRUCT header, vendor, exponent, RSA signature, Q1/Q2.
-  CONFIDE_RETURN_IF_ERROR(VerifySigstruct(sig));
+  CONFIDE_RETURN_IF_ERROR(MachineOps::VerifySigstructOnce(*this, sig));
   // Launch control: flexible launch control with no EINITTOKEN (any signer).
   // MISCSELECT and ATTRIBUTES under the signer's masks.
   if ((sig.misc_select & sig.misc_mask) != (e->secs.misc_select & sig.misc_mask))

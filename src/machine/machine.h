@@ -287,6 +287,11 @@ class Machine {
   mutable EpcPage free_hint_ = 0;
   // Pages in the order they were freed (FindFreePage takes the last first).
   mutable std::vector<EpcPage> recently_freed_;
+  // SHA-256 of each SIGSTRUCT whose checks passed at an EINIT: they are a
+  // pure function of its bytes, so each is checked once (MachineOps::
+  // VerifySigstructOnce); EINIT's cycles are charged every time all the same.
+  std::mutex verified_mu_;
+  std::vector<crypto::Sha256Digest> verified_sigstructs_;
 
   friend class MachineOps;  // instruction handlers (machine_internal.h)
 };

@@ -175,6 +175,10 @@ class MachineOps {
   // EPCM.VALID is set. Takes epcm_mu. On success the entry is valid with the
   // given fields.
   static Status ClaimPage(Machine& m, EpcPage p, const EpcmEntry& entry, Instruction i);
+  // VerifySigstruct (sigstruct.h), remembered per SIGSTRUCT: a PIE host or
+  // a warm pool EINITs the same one over and over, and the RSA-3072
+  // verification is most of EINIT's real time (~40 us).
+  static Status VerifySigstructOnce(Machine& m, const Sigstruct& sig);
   static void ReleasePage(Machine& m, EpcPage p);
   // EPCM entry copy under epcm_mu; #PF if out of range.
   static StatusOr<EpcmEntry> ReadEpcm(const Machine& m, EpcPage p);

@@ -536,6 +536,26 @@ INSTANTIATE_TEST_SUITE_P(
                   SgxError::kInvalidAttribute}),
     [](const auto& info) { return std::string(info.param.name); });
 
+// EINIT checks each SIGSTRUCT's signature once and remembers the ones that
+// passed (MachineOps::VerifySigstructOnce): a remembered one is accepted
+// again, charged as always, and a tampered copy of it is still refused.
+TEST_F(CreationTest, EinitRemembersOnlyTheExactSigstructThatPassed) {
+  Built first = Build({.init = false});
+  Built second = Build({.init = false});  // the same image: the same SIGSTRUCT
+  ASSERT_EQ(first.sigstruct.Serialize(), second.sigstruct.Serialize());
+  ASSERT_TRUE(Charged(
+      0, I::kEinit, [&] { return m().Einit(0, first.secs, first.sigstruct); }, first.secs));
+  Sigstruct tampered = second.sigstruct;
+  tampered.signature_le[17] ^= 0x40;
+  EXPECT_TRUE(HasSgxError(QUIET(m().Einit(0, second.secs, tampered)), SgxError::kInvalidSignature));
+  tampered = second.sigstruct;
+  tampered.isv_svn += 1;  // a signed field
+  EXPECT_TRUE(HasSgxError(QUIET(m().Einit(0, second.secs, tampered)), SgxError::kInvalidSignature));
+  ASSERT_TRUE(Charged(
+      0, I::kEinit, [&] { return m().Einit(0, second.secs, second.sigstruct); }, second.secs));
+  EXPECT_EQ(m().SecsOf(second.secs)->mr_signer, m().SecsOf(first.secs)->mr_signer);
+}
+
 TEST_F(CreationTest, EinitIgnoresDifferencesOutsideTheMasks) {
   BuildOptions o;
   o.init = false;
