@@ -67,8 +67,8 @@ void confide_libos_set_fs(uint64_t tp) {
 // keeps musl's __set_thread_area.o out of the static link (the runtime's
 // objects come before libc.a, and ld takes an archive member only for a
 // symbol still undefined; clock.c does the same), and the thread pointer is
-// set with no exit where the vCPU allows WRFSBASE. musl reads 0 as success (and as "threads
-// possible").
+// set with no exit where the vCPU allows WRFSBASE. musl reads 0 as success
+// (and as "threads possible").
 int __set_thread_area(void* tp);
 
 int __set_thread_area(void* tp) {
