@@ -313,7 +313,8 @@ struct Variant {
   std::function<void()> run;
   Stat total, create, run_phase, teardown;
   Stat virtual_us;  // the model's cycles of the invocation, at the profile's frequency
-  uint64_t exits = 0, syscalls = 0, ocalls = 0, enclu = 0, eadd = 0, eextend = 0, emap = 0;
+  uint64_t exits = 0, syscalls = 0, served = 0, ocalls = 0, enclu = 0, eadd = 0, eextend = 0,
+           emap = 0;
   uint64_t eaug = 0;
   void Note(const Invocation& inv) {
     total.Add(Us(inv.times.total()));
@@ -322,6 +323,7 @@ struct Variant {
     teardown.Add(Us(inv.times.teardown));
     exits = inv.monitor.vm_exits;
     syscalls = inv.monitor.syscalls_reflected;
+    served = inv.monitor.syscalls_served;
     ocalls = inv.monitor.ocalls;
     enclu = inv.monitor.enclu_emulated;
     eadd = inv.counters.events.pages_added;
@@ -508,7 +510,8 @@ void BenchColdStart(const Sizes& z, const std::string& source_path) {
   std::printf("  VM exits:\n");
   auto exits_text = [](const Variant& x) {
     return std::to_string(x.exits) + " (" + std::to_string(x.syscalls) + " syscalls reflected, " +
-           std::to_string(x.ocalls) + " ocalls, " + std::to_string(x.enclu) + " ENCLU emulated)";
+           std::to_string(x.served) + " served by the monitor, " + std::to_string(x.ocalls) +
+           " ocalls, " + std::to_string(x.enclu) + " ENCLU emulated)";
   };
   Line("  exits per pie-cold invocation", exits_text(v[0]),
        "(baseline sgx1-cold: " + exits_text(v[1]) + ")");
