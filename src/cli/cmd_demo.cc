@@ -139,9 +139,10 @@ void RunDemo(const std::string& profile_name) {
   image::Manifest pie_manifest = host_manifest;
   pie_manifest.plugins.push_back({"demo-runtime", plugin_sig.enclave_hash});
   image::LayoutInfo host_info;
-  const image::SgxsImage host_image = ValueOrFail(
-      kCmd, "laying out the PIE host",
-      image::LayoutPieHost(pie_manifest, plugin_image.size, plugin_info.entry_offset, &host_info));
+  const image::SgxsImage host_image =
+      ValueOrFail(kCmd, "laying out the PIE host",
+                  image::LayoutPieHost(pie_manifest, plugin_image.size, plugin_info.entry_offset,
+                                       plugin_info.syscall_handler_offset, &host_info));
   const machine::Sigstruct host_sig = Sign(key, host_image, pie_manifest);
   image::LoadedEnclave host;
   auto [host_cost, host_ms] = Measure(m, [&] {

@@ -182,11 +182,6 @@ StatusOr<SgxsImage> LayoutFromElf(ByteSpan elf, const Manifest& manifest, Layout
 }
 
 StatusOr<SgxsImage> LayoutPieHost(const Manifest& manifest, uint64_t plugin_size,
-                                  uint64_t plugin_entry_offset, LayoutInfo* info) {
-  return LayoutPieHost(manifest, plugin_size, plugin_entry_offset, 0, info);
-}
-
-StatusOr<SgxsImage> LayoutPieHost(const Manifest& manifest, uint64_t plugin_size,
                                   uint64_t plugin_entry_offset,
                                   uint64_t plugin_syscall_handler_offset, LayoutInfo* info) {
   CONFIDE_RETURN_IF_ERROR(ValidateManifest(manifest));

@@ -104,7 +104,9 @@ StatusOr<SgxsImage> LayoutFromElf(ByteSpan elf, const Manifest& manifest,
 // offset 0: heap, TCS, SSA and stack from offset `plugin_size` on, each TCS's
 // OENTRY = `plugin_entry_offset`, each thread-info page's
 // syscall_handler_offset = `plugin_syscall_handler_offset` (the plugin's
-// LayoutInfo has both). In `info`, elf_end = heap_offset = plugin_size.
+// LayoutInfo has both; 0 names none, and the runtime then registers its own
+// at every entry: CONFIDE_SYS_SET_HANDLER, one VM exit). In `info`, elf_end
+// = heap_offset = plugin_size.
 // REQUIRES: manifest.kind == kHost; plugin_size a non-zero page multiple;
 // plugin_entry_offset < plugin_size; plugin_syscall_handler_offset 0 or <
 // plugin_size (else InvalidArgumentError).
@@ -112,9 +114,5 @@ StatusOr<SgxsImage> LayoutPieHost(const Manifest& manifest, uint64_t plugin_size
                                   uint64_t plugin_entry_offset,
                                   uint64_t plugin_syscall_handler_offset,
                                   LayoutInfo* info = nullptr);
-// The same with no handler named (0): the runtime then registers its own at
-// every entry (CONFIDE_SYS_SET_HANDLER, one VM exit).
-StatusOr<SgxsImage> LayoutPieHost(const Manifest& manifest, uint64_t plugin_size,
-                                  uint64_t plugin_entry_offset, LayoutInfo* info = nullptr);
 
 }  // namespace confide::image

@@ -217,7 +217,7 @@ TEST(Layout, PieHostLeavesThePluginRangeEmpty) {
   m.heap_size = 4 * kPageSize;
   m.stack_size = 2 * kPageSize;
   LayoutInfo info;
-  StatusOr<SgxsImage> host = LayoutPieHost(m, plugin->size, plugin_info.entry_offset, &info);
+  StatusOr<SgxsImage> host = LayoutPieHost(m, plugin->size, plugin_info.entry_offset, 0, &info);
   ASSERT_TRUE(host.ok()) << host.status().ToString();
   ExpectWellFormed(*host, info);
   EXPECT_EQ(info.elf_end, plugin->size);
@@ -234,10 +234,10 @@ TEST(Layout, PieHostLeavesThePluginRangeEmpty) {
   for (const SgxsPage& p : host->pages) EXPECT_NE(p.secinfo.page_type(), PageType::kSreg);
   EXPECT_EQ(host->size, std::bit_ceil(info.image_end));
 
-  EXPECT_FALSE(LayoutPieHost(plugin_manifest, plugin->size, 0).ok());  // kind plugin
-  EXPECT_FALSE(LayoutPieHost(m, 0, 0).ok());
-  EXPECT_FALSE(LayoutPieHost(m, 0x1800, 0).ok());
-  EXPECT_THAT(LayoutPieHost(m, 0x4000, 0x4000).error().message,
+  EXPECT_FALSE(LayoutPieHost(plugin_manifest, plugin->size, 0, 0).ok());  // kind plugin
+  EXPECT_FALSE(LayoutPieHost(m, 0, 0, 0).ok());
+  EXPECT_FALSE(LayoutPieHost(m, 0x1800, 0, 0).ok());
+  EXPECT_THAT(LayoutPieHost(m, 0x4000, 0x4000, 0).error().message,
               HasSubstr("plugin entry 0x4000 is not below the plugin size 0x4000"));
 }
 
@@ -307,7 +307,7 @@ TEST(Layout, ThreadInfoNamesNoHandlerWithoutTheSymbol) {
   // A PIE host laid out without a handler names none either.
   Manifest m;
   LayoutInfo info;
-  StatusOr<SgxsImage> host = LayoutPieHost(m, 0x4000, 0x10, &info);
+  StatusOr<SgxsImage> host = LayoutPieHost(m, 0x4000, 0x10, 0, &info);
   ASSERT_TRUE(host.ok()) << host.status().ToString();
   EXPECT_EQ(ThreadInfoOf(*host, info.threads[0]).syscall_handler_offset, 0u);
 }
