@@ -79,6 +79,24 @@ void EpcDriver::Track(EpcPage secs, uint64_t linaddr, EpcPage page) {
   e->resident[linaddr] = page;
   pages_[page] = PageInfo{secs, linaddr, true, false};
   fifo_.push_back(page);
+  // Without eviction nothing else prunes the queue, and a worker that starts
+  // and tears down enclaves for ever would grow it for ever (~300 entries
+  // per pie-cold start). At most one page's worth of entries per EPC page is
+  // live, so pruning at twice that keeps it amortized O(1) per page.
+  if (fifo_.size() >= 2 * pages_.size()) PruneVictims();
+}
+
+void EpcDriver::PruneVictims() {
+  std::vector<bool> seen(pages_.size(), false);
+  std::deque<EpcPage> kept;
+  // Newest first: a page queued again since it was last removed is a
+  // candidate from when it was queued last.
+  for (auto it = fifo_.rbegin(); it != fifo_.rend(); ++it) {
+    if (!pages_[*it].tracked || seen[*it]) continue;
+    seen[*it] = true;
+    kept.push_front(*it);
+  }
+  fifo_.swap(kept);
 }
 
 void EpcDriver::Untrack(EpcPage page) {

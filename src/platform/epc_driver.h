@@ -98,6 +98,10 @@ class EpcDriver {
   uint64_t PageCount(EpcPage secs) const;
   const DriverStats& stats() const { return stats_; }
   uint64_t dram_limit_bytes() const { return dram_limit_bytes_; }
+  // Entries of the queue of eviction candidates, stale ones included (pages
+  // removed or evicted since they were queued): at most twice the EPC's
+  // pages, however many enclaves come and go.
+  size_t queued_victims() const { return fifo_.size(); }
   // Bytes of DRAM in use: the EPC (all of it: PRM is reserved at boot) and
   // the backing store.
   uint64_t DramBytes() const;
@@ -135,6 +139,8 @@ class EpcDriver {
     bool pinned = false;
   };
   std::vector<PageInfo> pages_;
+  // Drops the stale entries of fifo_, and all but the newest of each page.
+  void PruneVictims();
   std::deque<EpcPage> fifo_;  // victim candidates, oldest first (lazily pruned)
   std::unordered_map<EpcPage, std::unique_ptr<Enclave>> enclaves_;
   std::vector<std::unique_ptr<VaPage>> va_;  // enclave and root VA pages

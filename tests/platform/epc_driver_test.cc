@@ -96,6 +96,33 @@ TEST(EpcDriver, BuildingPastTheEpcEvictsAndTouchReloadsTheBytes) {
   EXPECT_EQ(m->FreePageCount(), 64u);
 }
 
+// A worker starts and destroys enclaves for ever, mostly without evicting:
+// the queue of eviction candidates must not grow with them, and eviction
+// still finds the live pages in it afterwards.
+TEST(EpcDriver, VictimQueueStaysBoundedAcrossManyEnclaves) {
+  auto m = NewMachine(64, PageContents::kCostOnly);
+  EpcDriver d(*m);
+  const EnclaveSpec small = HostSpec(Params("small", 4, 4));
+  for (int i = 0; i < 200; ++i) {  // ~2,600 pages tracked in all, 64 in the EPC
+    auto e = Build(d, small);
+    ASSERT_TRUE(e.ok()) << e.error().ToString();
+    ASSERT_TRUE(DestroyEnclave(d, 0, *e).ok());
+    ASSERT_LE(d.queued_victims(), 2u * 64u) << "after enclave " << i;
+  }
+  EXPECT_EQ(d.stats().evictions, 0u);
+  // Eviction works from the pruned queue: two of these do not fit together.
+  const EnclaveSpec big = HostSpec(Params("big", 30, 10));
+  auto a = Build(d, big);
+  ASSERT_TRUE(a.ok()) << a.error().ToString();
+  auto b = Build(d, big);
+  ASSERT_TRUE(b.ok()) << b.error().ToString();
+  EXPECT_GT(d.stats().evictions, 0u);
+  ASSERT_TRUE(DestroyEnclave(d, 0, *a).ok());
+  ASSERT_TRUE(DestroyEnclave(d, 0, *b).ok());
+  ASSERT_TRUE(d.ReleaseVaPages(0).ok());
+  EXPECT_EQ(m->FreePageCount(), 64u);
+}
+
 TEST(EpcDriver, PinnedEnclavesAreNotVictims) {
   auto m = NewMachine(48, PageContents::kCostOnly);
   EpcDriver d(*m);
