@@ -77,8 +77,11 @@ void EpcDriver::Track(EpcPage secs, uint64_t linaddr, EpcPage page) {
   }
   if (page == secs) return;  // SECS pages are never evicted
   e->resident[linaddr] = page;
-  pages_[page] = PageInfo{secs, linaddr, true, false};
-  fifo_.push_back(page);
+  // Oldest first by when each page was tracked last: a page freed and
+  // tracked again (FindFreePage hands freed pages out again at once) queues
+  // anew, and its older entry goes stale.
+  pages_[page] = PageInfo{secs, linaddr, true, false, ++next_seq_};
+  fifo_.push_back(Victim{page, next_seq_});
   // Without eviction nothing else prunes the queue, and a worker that starts
   // and tears down enclaves for ever would grow it for ever (~300 entries
   // per pie-cold start). At most one page's worth of entries per EPC page is
@@ -87,16 +90,7 @@ void EpcDriver::Track(EpcPage secs, uint64_t linaddr, EpcPage page) {
 }
 
 void EpcDriver::PruneVictims() {
-  std::vector<bool> seen(pages_.size(), false);
-  std::deque<EpcPage> kept;
-  // Newest first: a page queued again since it was last removed is a
-  // candidate from when it was queued last.
-  for (auto it = fifo_.rbegin(); it != fifo_.rend(); ++it) {
-    if (!pages_[*it].tracked || seen[*it]) continue;
-    seen[*it] = true;
-    kept.push_front(*it);
-  }
-  fifo_.swap(kept);
+  std::erase_if(fifo_, [&](const Victim& v) { return !Live(v); });
 }
 
 void EpcDriver::Untrack(EpcPage page) {
@@ -163,7 +157,7 @@ StatusOr<EpcPage> EpcDriver::VaResident(CoreId core, uint32_t va) {
   v.out.reset();
   v.resident = true;
   v.page = page;
-  pages_[page] = PageInfo{v.owner, 0, false, false};
+  pages_[page] = PageInfo{v.owner, 0, false, false, 0};
   resident_va_++;
   if (v.free_slots.empty()) full_va_.push_back(va);
   stats_.va_reloads++;
@@ -244,13 +238,14 @@ Status EpcDriver::EvictOne(CoreId core) {
     if (evicted) return OkStatus();
   }
   for (size_t scanned = 0, n = fifo_.size(); scanned < n; ++scanned) {
-    const EpcPage p = fifo_.front();
+    const Victim victim = fifo_.front();
     fifo_.pop_front();
+    if (!Live(victim)) continue;  // removed, evicted or queued anew since
+    const EpcPage p = victim.page;
     PageInfo info = pages_[p];
-    if (!info.tracked) continue;  // removed or evicted since it was queued
     Enclave* e = Find(info.secs);
     if (info.pinned || !Evictable(*e)) {
-      fifo_.push_back(p);
+      fifo_.push_back(victim);
       continue;
     }
     Status blocked = m_.Eblock(core, p);
@@ -258,7 +253,7 @@ Status EpcDriver::EvictOne(CoreId core) {
       // The machine keeps a mapped plugin's pages in while a mapping host
       // might be using them; try the next victim.
       if (IsSgxError(blocked, SgxError::kPluginMapped)) {
-        fifo_.push_back(p);
+        fifo_.push_back(victim);
         continue;
       }
       return Annotate(blocked, "driver: EBLOCK of a victim page");

@@ -99,8 +99,8 @@ class EpcDriver {
   const DriverStats& stats() const { return stats_; }
   uint64_t dram_limit_bytes() const { return dram_limit_bytes_; }
   // Entries of the queue of eviction candidates, stale ones included (pages
-  // removed or evicted since they were queued): at most twice the EPC's
-  // pages, however many enclaves come and go.
+  // removed, evicted or tracked again since they were queued): at most twice
+  // the EPC's pages, however many enclaves come and go.
   size_t queued_victims() const { return fifo_.size(); }
   // Bytes of DRAM in use: the EPC (all of it: PRM is reserved at boot) and
   // the backing store.
@@ -137,11 +137,22 @@ class EpcDriver {
     uint64_t linaddr = 0;
     bool tracked = false;
     bool pinned = false;
+    uint64_t queued = 0;  // the sequence number of its live entry in fifo_
   };
+  // An entry of fifo_: live while the page is tracked under that number;
+  // entries of pages removed, evicted or tracked again since are stale.
+  struct Victim {
+    EpcPage page;
+    uint64_t seq;
+  };
+  bool Live(const Victim& v) const {
+    return pages_[v.page].tracked && pages_[v.page].queued == v.seq;
+  }
   std::vector<PageInfo> pages_;
-  // Drops the stale entries of fifo_, and all but the newest of each page.
+  // Drops the stale entries of fifo_.
   void PruneVictims();
-  std::deque<EpcPage> fifo_;  // victim candidates, oldest first (lazily pruned)
+  std::deque<Victim> fifo_;  // victim candidates, oldest first (lazily pruned)
+  uint64_t next_seq_ = 0;
   std::unordered_map<EpcPage, std::unique_ptr<Enclave>> enclaves_;
   std::vector<std::unique_ptr<VaPage>> va_;  // enclave and root VA pages
   std::vector<uint32_t> root_va_;            // indices into va_ of root VA pages
