@@ -11,11 +11,11 @@ set key outside right top vertical
 set grid ytics
 set logscale y
 $data << EOD
-"enc-file" 56233.5 564.671 421.967
-"auth" 57025 303.565 156.043
-"face-detector" 26152.4 59626.2 20642.9
-"sentiment" 21124.9 11626.1 6472.59
-"chatbot" 52908.1 32871.7 17491.9
+"enc-file" 55361.4 564.671 421.967
+"auth" 56387.5 303.565 156.043
+"face-detector" 26253.8 59626.2 20300.1
+"sentiment" 21182.2 11626.1 7359.23
+"chatbot" 53108.7 32871.7 17507.5
 EOD
 set style data histogram
 set style histogram clustered gap 1

@@ -11,11 +11,11 @@ set key outside right top vertical
 set grid ytics
 set logscale y
 $data << EOD
-"enc-file" 0.209785 0.2 107.036 126.6 122.98 36.9
-"auth" 0.20719 0.2 233.613 337.6 331.477 39.4
-"face-detector" 0.457204 0.1 0.839184 8.8 2.57869 2.9
-"sentiment" 0.559975 0.1 4.30575 49.5 8.29522 19
-"chatbot" 0.226047 0.1 1.52311 11 3.03921 6.1
+"enc-file" 0.21189 0.2 107.036 126.6 122.98 36.9
+"auth" 0.212244 0.2 233.613 337.6 331.477 39.4
+"face-detector" 0.45422 0.1 0.839184 8.8 2.68005 2.9
+"sentiment" 0.55706 0.1 4.30575 49.5 6.89754 19
+"chatbot" 0.224672 0.1 1.52311 11 3.01408 6.1
 EOD
 set style data histogram
 set style histogram clustered gap 1

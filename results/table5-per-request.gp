@@ -11,11 +11,11 @@ set key outside right top vertical
 set grid ytics
 set logscale y
 $data << EOD
-"enc-file" 460666 429000 164.09 780 ? 986
-"auth" 460272 435000 160.19 780 ? 986
-"face-detector" 177931 478000 63814.6 50000 31949.2 53000
-"sentiment" 165256 1.072e+06 12782.9 4680 5897.4 4680
-"chatbot" 394530 1.669e+06 33513.8 12000 18813.7 17000
+"enc-file" 460337 429000 164.09 780 ? 986
+"auth" 460100 435000 160.19 780 ? 986
+"face-detector" 177931 478000 63814.6 50000 32083.4 53000
+"sentiment" 165227 1.072e+06 12782.9 4680 6908.86 4680
+"chatbot" 394529 1.669e+06 33513.8 12000 18418.4 17000
 EOD
 set style data histogram
 set style histogram clustered gap 1

@@ -12,9 +12,9 @@ set grid ytics
 $data << EOD
 "enc-file" 99.9644 99.8 100 99.8
 "auth" 99.9652 99.8 100 99.8
-"face-detector" 64.1352 89.5 82.044 88.9
-"sentiment" 92.2648 99.6 96.4314 99.6
-"chatbot" 91.5054 99.3 95.2314 99
+"face-detector" 64.1352 89.5 81.9686 88.9
+"sentiment" 92.2634 99.6 95.8186 99.6
+"chatbot" 91.5054 99.3 95.3315 99
 EOD
 set style data histogram
 set style histogram clustered gap 1
